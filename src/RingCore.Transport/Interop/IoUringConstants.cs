@@ -1,0 +1,104 @@
+namespace RingCore.Transport.Interop;
+
+// Values copied from the kernel's include/uapi/linux/io_uring.h (and nowhere else).
+// Only what this transport uses is listed.
+
+internal static class IoUringSetupFlags
+{
+    public const uint CqSize = 1u << 3;          // IORING_SETUP_CQSIZE
+    public const uint Clamp = 1u << 4;           // IORING_SETUP_CLAMP
+    public const uint RDisabled = 1u << 6;       // IORING_SETUP_R_DISABLED
+    public const uint SubmitAll = 1u << 7;       // IORING_SETUP_SUBMIT_ALL
+    public const uint CoopTaskrun = 1u << 8;     // IORING_SETUP_COOP_TASKRUN
+    public const uint SingleIssuer = 1u << 12;   // IORING_SETUP_SINGLE_ISSUER
+    public const uint DeferTaskrun = 1u << 13;   // IORING_SETUP_DEFER_TASKRUN
+}
+
+internal static class IoUringFeatures
+{
+    public const uint SingleMmap = 1u << 0;      // IORING_FEAT_SINGLE_MMAP
+    public const uint NoDrop = 1u << 1;          // IORING_FEAT_NODROP
+    public const uint FastPoll = 1u << 5;        // IORING_FEAT_FAST_POLL
+    public const uint ExtArg = 1u << 8;          // IORING_FEAT_EXT_ARG
+}
+
+internal static class IoUringOpcode
+{
+    // enum io_uring_op
+    public const byte Nop = 0;
+    public const byte SendMsg = 9;
+    public const byte Timeout = 11;
+    public const byte Accept = 13;
+    public const byte AsyncCancel = 14;
+    public const byte Close = 19;
+    public const byte Read = 22;
+    public const byte Write = 23;
+    public const byte Send = 26;
+    public const byte Recv = 27;
+    public const byte Shutdown = 34;
+    public const byte SendZc = 47;
+    public const byte SendMsgZc = 48;
+}
+
+internal static class IoUringSqeFlags
+{
+    public const byte FixedFile = 1 << 0;        // IOSQE_FIXED_FILE
+    public const byte IoLink = 1 << 2;           // IOSQE_IO_LINK
+    public const byte BufferSelect = 1 << 5;     // IOSQE_BUFFER_SELECT
+    public const byte CqeSkipSuccess = 1 << 6;   // IOSQE_CQE_SKIP_SUCCESS
+}
+
+internal static class IoUringCqeFlags
+{
+    public const uint Buffer = 1u << 0;          // IORING_CQE_F_BUFFER
+    public const uint More = 1u << 1;            // IORING_CQE_F_MORE
+    public const uint SockNonEmpty = 1u << 2;    // IORING_CQE_F_SOCK_NONEMPTY
+    public const uint Notif = 1u << 3;           // IORING_CQE_F_NOTIF
+    public const int BufferShift = 16;           // IORING_CQE_BUFFER_SHIFT
+}
+
+internal static class IoUringEnterFlags
+{
+    public const uint GetEvents = 1u << 0;       // IORING_ENTER_GETEVENTS
+    public const uint RegisteredRing = 1u << 4;  // IORING_ENTER_REGISTERED_RING
+}
+
+internal static class IoUringSqRingFlags
+{
+    public const uint CqOverflow = 1u << 1;      // IORING_SQ_CQ_OVERFLOW
+    public const uint TaskRun = 1u << 2;         // IORING_SQ_TASKRUN
+}
+
+internal static class IoUringMmapOffsets
+{
+    public const long SqRing = 0;                // IORING_OFF_SQ_RING
+    public const long CqRing = 0x8000000;        // IORING_OFF_CQ_RING
+    public const long Sqes = 0x10000000;         // IORING_OFF_SQES
+}
+
+internal static class IoUringRegisterOp
+{
+    public const uint RegisterProbe = 8;         // IORING_REGISTER_PROBE
+    public const uint RegisterEnableRings = 12;  // IORING_REGISTER_ENABLE_RINGS
+    public const uint RegisterRingFds = 20;      // IORING_REGISTER_RING_FDS
+    public const uint UnregisterRingFds = 21;    // IORING_UNREGISTER_RING_FDS
+    public const uint RegisterPbufRing = 22;     // IORING_REGISTER_PBUF_RING
+    public const uint UnregisterPbufRing = 23;   // IORING_UNREGISTER_PBUF_RING
+}
+
+internal static class IoUringOpFlags
+{
+    public const ushort RecvMultishot = 1 << 1;  // IORING_RECV_MULTISHOT (sqe->ioprio)
+    public const ushort AcceptMultishot = 1 << 0; // IORING_ACCEPT_MULTISHOT (sqe->ioprio)
+    public const uint AsyncCancelAll = 1u << 0;  // IORING_ASYNC_CANCEL_ALL
+    public const uint AsyncCancelFd = 1u << 1;   // IORING_ASYNC_CANCEL_FD
+    public const uint ProbeOpSupported = 1u << 0; // IO_URING_OP_SUPPORTED
+}
+
+/// <summary>io_uring system call numbers; 425-427 on every Linux architecture.</summary>
+internal static class IoUringSyscall
+{
+    public const int Setup = 425;
+    public const int Enter = 426;
+    public const int Register = 427;
+}
