@@ -272,6 +272,7 @@ internal sealed unsafe class IoUring : IDisposable
     /// </summary>
     public int ReapCompletions<THandler>(THandler handler) where THandler : ICqeHandler
     {
+        CheckOwner();
         int reaped = 0;
         while (true)
         {
@@ -341,6 +342,14 @@ internal sealed unsafe class IoUring : IDisposable
             return;
         }
         _disposed = true;
+        // A registered ring fd is a reference held in the creating thread's table (16 slots per thread): without
+        // giving the slot back, the kernel keeps the ring alive until that thread exits and the thread's 17th ring
+        // gets no registration. Only the owner thread can do it; from another thread the slot lives until it exits.
+        if (RingFdRegistered && Environment.CurrentManagedThreadId == _ownerThreadId)
+        {
+            var update = new IoUringRsrcUpdate { Offset = (uint)_enterFd };
+            Libc.syscall(IoUringSyscall.Register, _ringFd, (nint)IoUringRegisterOp.UnregisterRingFds, (nint)(&update), 1, 0, 0);
+        }
         Unmap();
         Libc.close(_ringFd);
     }

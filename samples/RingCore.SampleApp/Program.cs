@@ -1,0 +1,79 @@
+// A TechEmpower-style app for trying RingCore and comparing it with Kestrel's Sockets transport.
+//   dotnet run -c Release --project samples/RingCore.SampleApp -- --urls http://127.0.0.1:5000 [--transport ringcore|ringcore-inline|sockets]
+using System.Security.Cryptography;
+using RingCore.Transport;
+
+var builder = WebApplication.CreateSlimBuilder(args);
+builder.Logging.SetMinimumLevel(LogLevel.Warning);
+builder.Logging.AddFilter("RingCore.Transport", LogLevel.Information);
+builder.Logging.AddFilter("Microsoft.Hosting.Lifetime", LogLevel.Information);
+
+string transport = builder.Configuration["transport"] ?? "ringcore";
+switch (transport)
+{
+    case "ringcore":
+        builder.WebHost.UseRingCore();
+        break;
+    case "ringcore-inline":
+        builder.WebHost.UseRingCore(o => o.ApplicationScheduling = RingCoreApplicationScheduling.Inline);
+        break;
+    case "sockets":
+        break; // Kestrel's default transport
+    default:
+        Console.Error.WriteLine($"Unknown --transport '{transport}': use ringcore, ringcore-inline or sockets.");
+        return 2;
+}
+builder.WebHost.ConfigureKestrel(o => o.Limits.MaxRequestBodySize = null);
+
+var app = builder.Build();
+
+byte[] helloWorld = "Hello, World!"u8.ToArray();
+byte[] downloadBlock = RandomNumberGenerator.GetBytes(64 * 1024);
+
+app.MapGet("/plaintext", (HttpContext context) =>
+{
+    context.Response.ContentType = "text/plain";
+    context.Response.ContentLength = helloWorld.Length;
+    return context.Response.Body.WriteAsync(helloWorld).AsTask();
+});
+
+app.MapGet("/json", () => Results.Json(new Message("Hello, World!"), SampleJsonContext.Default.Message));
+
+// GET /download?size=N: N bytes (default 1 MiB) of a repeating random block.
+app.MapGet("/download", async (HttpContext context, long? size) =>
+{
+    long remaining = size ?? 1024 * 1024;
+    context.Response.ContentType = "application/octet-stream";
+    context.Response.ContentLength = remaining;
+    while (remaining > 0)
+    {
+        int chunk = (int)Math.Min(remaining, downloadBlock.Length);
+        await context.Response.Body.WriteAsync(downloadBlock.AsMemory(0, chunk));
+        remaining -= chunk;
+    }
+});
+
+// POST /upload: reads the whole body and answers with its length and SHA-256.
+app.MapPost("/upload", async (HttpContext context) =>
+{
+    using var sha = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
+    byte[] buffer = new byte[64 * 1024];
+    long total = 0;
+    int read;
+    while ((read = await context.Request.Body.ReadAsync(buffer)) > 0)
+    {
+        sha.AppendData(buffer, 0, read);
+        total += read;
+    }
+    return Results.Text($"{total} {Convert.ToHexString(sha.GetHashAndReset())}");
+});
+
+app.MapGet("/", () => $"RingCore sample app; transport: {transport}. Try /plaintext, /json, /download?size=1048576, POST /upload.");
+
+app.Run();
+return 0;
+
+internal sealed record Message(string message);
+
+[System.Text.Json.Serialization.JsonSerializable(typeof(Message))]
+internal sealed partial class SampleJsonContext : System.Text.Json.Serialization.JsonSerializerContext;

@@ -1,0 +1,45 @@
+using System.Buffers;
+using System.IO.Pipelines;
+
+namespace RingCore.Transport.Connections;
+
+/// <summary>What every connection of a listener shares: memory, pipe shapes, scheduling and logging.</summary>
+internal sealed class ConnectionSettings
+{
+    public ConnectionSettings(RingCoreTransportOptions options, MemoryPool<byte> memoryPool, RingCoreLog log)
+    {
+        MemoryPool = memoryPool;
+        Log = log;
+        NoDelay = options.NoDelay;
+        ApplicationScheduler = options.ApplicationScheduling == RingCoreApplicationScheduling.Inline ? PipeScheduler.Inline : PipeScheduler.ThreadPool;
+        MaxReadBufferSize = options.MaxReadBufferSize ?? 0;
+        MaxWriteBufferSize = options.MaxWriteBufferSize ?? 0;
+        MinimumSegmentSize = Math.Min(4096, memoryPool.MaxBufferSize > 0 ? memoryPool.MaxBufferSize : 4096);
+    }
+
+    public MemoryPool<byte> MemoryPool { get; }
+
+    public RingCoreLog Log { get; }
+
+    public bool NoDelay { get; }
+
+    public PipeScheduler ApplicationScheduler { get; }
+
+    public long MaxReadBufferSize { get; }
+
+    public long MaxWriteBufferSize { get; }
+
+    public int MinimumSegmentSize { get; }
+
+    /// <summary>Network → application. The ring thread writes and is told on it when a paused flush resumes.</summary>
+    public PipeOptions InputOptions(PipeScheduler ringThread) => new(
+        MemoryPool, readerScheduler: ApplicationScheduler, writerScheduler: ringThread,
+        pauseWriterThreshold: MaxReadBufferSize, resumeWriterThreshold: MaxReadBufferSize / 2,
+        minimumSegmentSize: MinimumSegmentSize, useSynchronizationContext: false);
+
+    /// <summary>Application → network. The ring thread reads and is told on it when data is flushed.</summary>
+    public PipeOptions OutputOptions(PipeScheduler ringThread) => new(
+        MemoryPool, readerScheduler: ringThread, writerScheduler: ApplicationScheduler,
+        pauseWriterThreshold: MaxWriteBufferSize, resumeWriterThreshold: MaxWriteBufferSize / 2,
+        minimumSegmentSize: MinimumSegmentSize, useSynchronizationContext: false);
+}

@@ -1,0 +1,221 @@
+using System.Buffers;
+using System.IO.Pipelines;
+using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
+using Microsoft.AspNetCore.Connections;
+using RingCore.Transport.Interop;
+using RingCore.Transport.Ring;
+using RingCore.Transport.Threading;
+
+namespace RingCore.Transport.Connections;
+
+// Send side, ring thread only. The output pipe is read here; whatever it holds goes out in one send (one
+// segment) or one sendmsg (several segments, one iovec each), straight from the pipe's memory, which stays
+// pinned until the CQE. One send is in flight per socket; a short send continues with the rest; the pipe is
+// advanced only after the kernel is done with the bytes. When the application completes the output, the
+// socket is shut down after the last byte (FIN).
+internal sealed unsafe partial class RingConnection
+{
+    private const int MaxSegmentsPerSend = 64;
+
+    private readonly Action _onOutputReadCompleted;
+    private ConfiguredValueTaskAwaitable<ReadResult>.ConfiguredValueTaskAwaiter _readAwaiter;
+    private ReadOnlySequence<byte> _sendBuffer;     // what is left to send of the last read
+    private SequencePosition _sendBufferEnd;        // end of the last read, for AdvanceTo
+    private bool _outputCompletedAfterSend;         // the last read said the application completed the output
+    private bool _sendInFlight;
+    private bool _sendDone;
+    private MemoryHandle _pinnedSingle;
+    private MemoryHandle[]? _pinnedSegments;
+    private int _pinnedSegmentCount;
+    private MsgHdr* _msg;                           // msghdr followed by MaxSegmentsPerSend iovecs, made on first use
+
+    public long BytesReceived { get; private set; }
+
+    public long BytesSent { get; private set; }
+
+    private ulong SendUserData => OperationTable.UserData(_token, OpSend);
+
+    private void ReadOutput()
+    {
+        while (!_sendDone)
+        {
+            ValueTask<ReadResult> read = _output.Reader.ReadAsync();
+            if (!read.IsCompleted)
+            {
+                _readAwaiter = read.ConfigureAwait(false).GetAwaiter();
+                _readAwaiter.UnsafeOnCompleted(_onOutputReadCompleted); // runs on this ring thread: it is the reader's scheduler
+                return;
+            }
+            if (!OnOutputRead(read.GetAwaiter().GetResult()))
+            {
+                return;
+            }
+        }
+    }
+
+    private void OnOutputReadCompleted()
+    {
+        ReadResult result;
+        try
+        {
+            result = _readAwaiter.GetResult();
+        }
+        catch (Exception ex)
+        {
+            EndSend(new ConnectionAbortedException("Reading the output pipe failed.", ex));
+            return;
+        }
+        _readAwaiter = default;
+        if (OnOutputRead(result))
+        {
+            ReadOutput();
+        }
+    }
+
+    /// <summary>Handles one read of the output; returns true when the caller should read again at once.</summary>
+    private bool OnOutputRead(ReadResult result)
+    {
+        if (result.IsCanceled || _abortReason is not null)
+        {
+            // Abort: pending output is dropped.
+            _output.Reader.AdvanceTo(result.Buffer.Start);
+            EndSend(null);
+            return false;
+        }
+        ReadOnlySequence<byte> buffer = result.Buffer;
+        if (!buffer.IsEmpty)
+        {
+            _sendBuffer = buffer;
+            _sendBufferEnd = buffer.End;
+            _outputCompletedAfterSend = result.IsCompleted;
+            SubmitSend();
+            return false;
+        }
+        _output.Reader.AdvanceTo(buffer.End);
+        if (result.IsCompleted)
+        {
+            EndSend(null);
+            return false;
+        }
+        return true;
+    }
+
+    private void SubmitSend()
+    {
+        ref IoUringSqe sqe = ref _ring.Ring.GetSqe();
+        if (_sendBuffer.IsSingleSegment)
+        {
+            ReadOnlyMemory<byte> memory = _sendBuffer.First;
+            _pinnedSingle = memory.Pin();
+            SqePrep.PrepSend(ref sqe, _fd, _pinnedSingle.Pointer, (uint)memory.Length, Libc.MSG_NOSIGNAL, SendUserData);
+        }
+        else
+        {
+            if (_msg == null)
+            {
+                _msg = (MsgHdr*)NativeMemory.AllocZeroed((nuint)(sizeof(MsgHdr) + MaxSegmentsPerSend * sizeof(IoVec)));
+                _pinnedSegments = new MemoryHandle[MaxSegmentsPerSend];
+            }
+            IoVec* iov = (IoVec*)(_msg + 1);
+            int count = 0;
+            foreach (ReadOnlyMemory<byte> segment in _sendBuffer)
+            {
+                if (segment.IsEmpty)
+                {
+                    continue;
+                }
+                MemoryHandle handle = segment.Pin();
+                _pinnedSegments![count] = handle;
+                iov[count].Base = handle.Pointer;
+                iov[count].Length = (nuint)segment.Length;
+                if (++count == MaxSegmentsPerSend)
+                {
+                    break; // the rest goes in the next send
+                }
+            }
+            _pinnedSegmentCount = count;
+            *_msg = new MsgHdr { Iov = iov, IovLen = (nuint)count };
+            SqePrep.PrepSendMsg(ref sqe, _fd, _msg, Libc.MSG_NOSIGNAL, SendUserData);
+        }
+        _sendInFlight = true;
+    }
+
+    private void UnpinSendBuffers()
+    {
+        _pinnedSingle.Dispose();
+        _pinnedSingle = default;
+        for (int i = 0; i < _pinnedSegmentCount; i++)
+        {
+            _pinnedSegments![i].Dispose();
+            _pinnedSegments[i] = default;
+        }
+        _pinnedSegmentCount = 0;
+    }
+
+    private void OnSendCompleted(int result)
+    {
+        _sendInFlight = false;
+        UnpinSendBuffers();
+
+        if (result < 0)
+        {
+            int errno = -result;
+            Exception? error = null;
+            if (_abortReason is null && errno != Errno.ECANCELED)
+            {
+                if (errno is Errno.ECONNRESET or Errno.EPIPE)
+                {
+                    _settings.Log.ConnectionReset(ConnectionId, "send: " + Errno.Describe(errno));
+                    error = new ConnectionResetException($"The client reset the connection: {Errno.Describe(errno)}");
+                }
+                else
+                {
+                    _settings.Log.ConnectionError(ConnectionId, "send: " + Errno.Describe(errno));
+                    error = new IOException($"send failed: {Errno.Describe(errno)}");
+                }
+            }
+            _output.Reader.AdvanceTo(_sendBufferEnd);
+            _sendBuffer = default;
+            EndSend(error);
+            return;
+        }
+
+        BytesSent += result;
+        _sendBuffer = _sendBuffer.Slice(result);
+        if (!_sendBuffer.IsEmpty && _abortReason is null && !_closing)
+        {
+            SubmitSend(); // short send (or more segments than one sendmsg takes): continue with the rest
+            return;
+        }
+        _output.Reader.AdvanceTo(_sendBufferEnd);
+        _sendBuffer = default;
+        if (_outputCompletedAfterSend || _abortReason is not null || _closing)
+        {
+            EndSend(null);
+            return;
+        }
+        ReadOutput();
+    }
+
+    /// <summary>The send side is finished: complete the output reader and close the socket.</summary>
+    private void EndSend(Exception? error)
+    {
+        if (_sendDone)
+        {
+            return;
+        }
+        _sendDone = true;
+        _output.Reader.Complete(error);
+        BeginClose(error);
+    }
+
+    private void FreeSendResources()
+    {
+        if (_msg != null)
+        {
+            NativeMemory.Free(_msg);
+            _msg = null;
+        }
+    }
+}

@@ -1,0 +1,45 @@
+using Microsoft.Extensions.Logging;
+
+namespace RingCore.Transport;
+
+/// <summary>Every message the transport logs, with stable event ids. Category: "RingCore.Transport".</summary>
+internal sealed partial class RingCoreLog
+{
+    public const string Category = "RingCore.Transport";
+
+    private readonly ILogger _logger;
+
+    public RingCoreLog(ILogger logger) => _logger = logger;
+
+    public ILogger Logger => _logger;
+
+    [LoggerMessage(1, LogLevel.Information, "RingCore listening on {EndPoint} with {RingThreads} io_uring thread(s); kernel {Kernel}; {RingDescription}.")]
+    public partial void Listening(string endPoint, int ringThreads, string kernel, string ringDescription);
+
+    [LoggerMessage(2, LogLevel.Warning, "io_uring is unavailable, so RingCore falls back to Kestrel's Sockets transport. Reason: {Reason} To fail startup instead, set RingCoreTransportOptions.WhenUnavailable = Throw.")]
+    public partial void FallingBackToSockets(string reason);
+
+    [LoggerMessage(3, LogLevel.Debug, "Connection {ConnectionId}: the client closed its side (FIN).")]
+    public partial void ConnectionReadFin(string connectionId);
+
+    [LoggerMessage(4, LogLevel.Debug, "Connection {ConnectionId} was reset by the client: {Reason}")]
+    public partial void ConnectionReset(string connectionId, string reason);
+
+    [LoggerMessage(5, LogLevel.Debug, "Connection {ConnectionId} sending FIN: {Reason}")]
+    public partial void ConnectionWriteFin(string connectionId, string reason);
+
+    [LoggerMessage(6, LogLevel.Debug, "Connection {ConnectionId} aborted (RST): {Reason}")]
+    public partial void ConnectionAborted(string connectionId, string reason);
+
+    [LoggerMessage(7, LogLevel.Debug, "Connection {ConnectionId} failed: {Reason}")]
+    public partial void ConnectionError(string connectionId, string reason);
+
+    [LoggerMessage(8, LogLevel.Warning, "Accepting on {EndPoint} is paused for {DelayMs} ms: {Reason}. Existing connections keep being served.")]
+    public partial void AcceptPaused(string endPoint, int delayMs, string reason);
+
+    [LoggerMessage(9, LogLevel.Error, "Accepting on {EndPoint} stopped: {Reason}")]
+    public partial void AcceptFailed(string endPoint, string reason);
+
+    [LoggerMessage(10, LogLevel.Warning, "Ring thread {Index} stopped with {Count} operation owner(s) still open after {Seconds} s; their memory stays pinned.")]
+    public partial void RingStopTimedOut(int index, int count, int seconds);
+}

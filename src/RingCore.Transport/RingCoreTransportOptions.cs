@@ -1,0 +1,112 @@
+namespace RingCore.Transport;
+
+/// <summary>Options of the RingCore io_uring transport. Every property says its default.</summary>
+public sealed class RingCoreTransportOptions
+{
+    /// <summary>
+    /// Number of ring threads, each with its own io_uring. Default: <see cref="Environment.ProcessorCount"/>.
+    /// </summary>
+    public int RingThreadCount { get; set; } = Environment.ProcessorCount;
+
+    /// <summary>Submission queue entries per ring (a power of two, at most 32768). Default: 1024.</summary>
+    public int SubmissionQueueSize { get; set; } = 1024;
+
+    /// <summary>
+    /// Completion queue entries per ring; larger than the submission queue because one multishot SQE produces
+    /// many CQEs. Default: 0, meaning four times <see cref="SubmissionQueueSize"/>.
+    /// </summary>
+    public int CompletionQueueSize { get; set; }
+
+    /// <summary>
+    /// Receive buffers per ring thread in its provided-buffer ring (a power of two, at most 32768). Default: 256.
+    /// </summary>
+    public int BufferRingSize { get; set; } = 256;
+
+    /// <summary>Size in bytes of each receive buffer. Default: 16384.</summary>
+    public int BufferSize { get; set; } = 16 * 1024;
+
+    /// <summary>Listen backlog of each listening socket. Default: 512 (as Kestrel's Sockets transport).</summary>
+    public int Backlog { get; set; } = 512;
+
+    /// <summary>Sets TCP_NODELAY on accepted TCP connections. Default: true.</summary>
+    public bool NoDelay { get; set; } = true;
+
+    /// <summary>
+    /// Bytes the transport buffers from the network before it stops receiving until the application reads
+    /// (it resumes at half). Null means unbounded. Default: 1 MiB, as Kestrel.
+    /// </summary>
+    public long? MaxReadBufferSize { get; set; } = 1024 * 1024;
+
+    /// <summary>
+    /// Bytes the application may write ahead of the network before its writes wait. Null means unbounded.
+    /// Default: 64 KiB, as Kestrel.
+    /// </summary>
+    public long? MaxWriteBufferSize { get; set; } = 64 * 1024;
+
+    /// <summary>
+    /// Where the application's code runs when data arrives. Default: <see cref="RingCoreApplicationScheduling.ThreadPool"/>.
+    /// </summary>
+    public RingCoreApplicationScheduling ApplicationScheduling { get; set; } = RingCoreApplicationScheduling.ThreadPool;
+
+    /// <summary>Pins ring thread i to CPU i (modulo the CPU count). Default: false.</summary>
+    public bool PinRingThreadsToCores { get; set; }
+
+    /// <summary>
+    /// What to do when io_uring cannot be used (seccomp, sysctl, old kernel).
+    /// Default: <see cref="RingCoreUnavailableBehavior.FallBackToSockets"/>.
+    /// </summary>
+    public RingCoreUnavailableBehavior WhenUnavailable { get; set; } = RingCoreUnavailableBehavior.FallBackToSockets;
+
+    /// <summary>
+    /// Ask for IORING_SETUP_SINGLE_ISSUER | IORING_SETUP_DEFER_TASKRUN (Linux 6.1). Turning it off runs the older
+    /// setup path. Default: true.
+    /// </summary>
+    public bool UseSingleIssuer { get; set; } = true;
+
+    /// <summary>Register each ring's fd with itself (IORING_REGISTER_RING_FDS, Linux 5.18). Default: true.</summary>
+    public bool RegisterRingFd { get; set; } = true;
+
+    internal void Validate()
+    {
+        static void Check(bool ok, string name, object value, string rule)
+        {
+            if (!ok)
+            {
+                throw new ArgumentOutOfRangeException(name, value, $"RingCoreTransportOptions.{name} {rule}.");
+            }
+        }
+        static bool IsPowerOfTwo(int v) => v > 0 && (v & (v - 1)) == 0;
+
+        Check(RingThreadCount is >= 1 and <= 1024, nameof(RingThreadCount), RingThreadCount, "must be between 1 and 1024");
+        Check(IsPowerOfTwo(SubmissionQueueSize) && SubmissionQueueSize <= 32768, nameof(SubmissionQueueSize), SubmissionQueueSize, "must be a power of two up to 32768");
+        Check(CompletionQueueSize == 0 || (IsPowerOfTwo(CompletionQueueSize) && CompletionQueueSize >= SubmissionQueueSize), nameof(CompletionQueueSize), CompletionQueueSize, "must be 0 or a power of two no smaller than SubmissionQueueSize");
+        Check(IsPowerOfTwo(BufferRingSize) && BufferRingSize <= 32768, nameof(BufferRingSize), BufferRingSize, "must be a power of two up to 32768");
+        Check(BufferSize is >= 512 and <= 1024 * 1024, nameof(BufferSize), BufferSize, "must be between 512 and 1048576");
+        Check(Backlog >= 1, nameof(Backlog), Backlog, "must be at least 1");
+        Check(MaxReadBufferSize is null or >= 0, nameof(MaxReadBufferSize), MaxReadBufferSize!, "must be null or non-negative");
+        Check(MaxWriteBufferSize is null or >= 0, nameof(MaxWriteBufferSize), MaxWriteBufferSize!, "must be null or non-negative");
+    }
+}
+
+/// <summary>Where application code (Kestrel's request processing) runs.</summary>
+public enum RingCoreApplicationScheduling
+{
+    /// <summary>On the .NET thread pool, as with Kestrel's Sockets transport. Safe for any application.</summary>
+    ThreadPool,
+
+    /// <summary>
+    /// Directly on the ring thread that received the data: no thread hop, fewer wake-ups, but application code
+    /// that blocks stalls every connection of that ring. For applications that never block.
+    /// </summary>
+    Inline,
+}
+
+/// <summary>What happens when io_uring is unavailable.</summary>
+public enum RingCoreUnavailableBehavior
+{
+    /// <summary>Log one warning with the reason and serve with Kestrel's Sockets transport.</summary>
+    FallBackToSockets,
+
+    /// <summary>Fail startup with a <see cref="RingUnavailableException"/>.</summary>
+    Throw,
+}

@@ -1,0 +1,283 @@
+using System.Collections.Concurrent;
+using System.IO.Pipelines;
+using Microsoft.Extensions.Logging;
+using RingCore.Transport.Interop;
+using RingCore.Transport.Ring;
+
+namespace RingCore.Transport.Threading;
+
+/// <summary>
+/// One thread, one io_uring. The loop: run work posted from other threads, then submit every prepared SQE and
+/// wait in a single io_uring_enter, then run the continuation of every CQE. The thread is also a
+/// <see cref="PipeScheduler"/>: pipe continuations of the transport run here without a thread-pool hop.
+/// Other threads wake it through an eventfd whose read is kept armed in the ring; they only write the eventfd
+/// when the loop has said it is about to sleep, so a busy loop costs posters nothing but a queue push.
+/// </summary>
+internal sealed unsafe class RingThread : PipeScheduler, ICqeHandler
+{
+    private const byte OpWake = 1;
+    private const byte OpIgnore = 2;
+    private const int MaxWorkItemsPerTurn = 4096;
+
+    private readonly RingThreadSettings _settings;
+    private readonly ILogger _logger;
+    private readonly ConcurrentQueue<(Action<object?> Action, object? State)> _workQueue = new();
+    private readonly TaskCompletionSource _started = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    private readonly TaskCompletionSource _stopped = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    private readonly OperationTable _operations = new();
+    private readonly Thread _thread;
+    private int _sleeping;
+    private int _eventFd = -1;
+    private ulong* _wakeBuffer;
+    private bool _stopping;
+    private bool _wakeArmed;
+    private bool _wakeCancelled;
+    private IoUring? _ring;
+    private ProvidedBufferRing? _buffers;
+
+    private RingThread(RingThreadSettings settings, ILogger logger)
+    {
+        _settings = settings;
+        _logger = logger;
+        _thread = new Thread(Run) { IsBackground = true, Name = $"RingCore ring {settings.Index}" };
+    }
+
+    public int Index => _settings.Index;
+
+    /// <summary>The ring; only for use on this thread.</summary>
+    public IoUring Ring => _ring!;
+
+    /// <summary>The provided-buffer ring receives select from; only for use on this thread.</summary>
+    public ProvidedBufferRing Buffers => _buffers!;
+
+    public bool IsCurrentThread => Environment.CurrentManagedThreadId == _thread.ManagedThreadId;
+
+    /// <summary>Completes when the thread has torn its ring down and exited.</summary>
+    public Task Stopped => _stopped.Task;
+
+    /// <summary>Number of owners (connections, acceptors) registered on this ring.</summary>
+    public int OwnerCount => _operations.Count;
+
+    /// <summary>
+    /// Starts the thread and waits until its ring exists. Throws <see cref="RingUnavailableException"/> when the
+    /// ring cannot be created.
+    /// </summary>
+    public static RingThread Start(RingThreadSettings settings, ILogger logger)
+    {
+        var thread = new RingThread(settings, logger);
+        thread._thread.Start();
+        thread._started.Task.GetAwaiter().GetResult();
+        return thread;
+    }
+
+    public ulong Register(IRingOperationOwner owner) => _operations.Register(owner);
+
+    public void Unregister(ulong token) => _operations.Unregister(token);
+
+    /// <summary>Runs <paramref name="action"/> on the ring thread, later (never inline).</summary>
+    public void Post(Action<object?> action, object? state)
+    {
+        _workQueue.Enqueue((action, state));
+        if (Volatile.Read(ref _sleeping) == 1 && Interlocked.Exchange(ref _sleeping, 0) == 1)
+        {
+            Wake();
+        }
+    }
+
+    public override void Schedule(Action<object?> action, object? state) => Post(action, state);
+
+    /// <summary>Asks the thread to close what it owns and exit once every operation has completed.</summary>
+    public Task StopAsync()
+    {
+        Post(static s => ((RingThread)s!).BeginStop(), this);
+        return _stopped.Task;
+    }
+
+    private void Wake()
+    {
+        ulong one = 1;
+        Libc.write(_eventFd, &one, sizeof(ulong));
+    }
+
+    private void Run()
+    {
+        try
+        {
+            Initialize();
+        }
+        catch (Exception ex)
+        {
+            Teardown();
+            _started.SetException(ex);
+            _stopped.TrySetResult();
+            return;
+        }
+        _started.SetResult();
+
+        try
+        {
+            Loop();
+        }
+        catch (Exception ex)
+        {
+            _logger.LogCritical(ex, "Ring thread {Index} failed; its connections are lost.", Index);
+        }
+        finally
+        {
+            Teardown();
+            _stopped.TrySetResult();
+        }
+    }
+
+    private void Initialize()
+    {
+        if (_settings.Cpu is int cpu)
+        {
+            ulong* mask = stackalloc ulong[16];
+            new Span<ulong>(mask, 16).Clear();
+            mask[cpu / 64] |= 1UL << (cpu % 64);
+            Libc.sched_setaffinity(0, 16 * sizeof(ulong), mask); // best effort: a restricted cpuset may refuse
+        }
+        _ring = IoUring.Create(_settings.Ring);
+        RingRequirements.Check(_ring);
+        _buffers = ProvidedBufferRing.Register(_ring, groupId: 0, _settings.BufferRingEntries, _settings.BufferSize);
+        _eventFd = Libc.eventfd(0, Libc.EFD_CLOEXEC); // blocking: io_uring polls it, a non-blocking fd would fail with EAGAIN
+        if (_eventFd < 0)
+        {
+            throw new IOException($"eventfd failed: {Errno.Describe(Libc.LastErrno)}");
+        }
+        _wakeBuffer = (ulong*)System.Runtime.InteropServices.NativeMemory.Alloc(sizeof(ulong));
+        ArmWakeRead();
+    }
+
+    private void ArmWakeRead()
+    {
+        ref IoUringSqe sqe = ref Ring.GetSqe();
+        SqePrep.PrepRead(ref sqe, _eventFd, _wakeBuffer, sizeof(ulong), 0, OperationTable.UserData(0, OpWake));
+        _wakeArmed = true;
+    }
+
+    private void Loop()
+    {
+        while (true)
+        {
+            RunPostedWork();
+            if (_stopping && _operations.Count == 0)
+            {
+                if (!_wakeArmed)
+                {
+                    return;
+                }
+                // The kernel may still write the wake buffer; cancel the read and wait for its CQE before freeing it.
+                if (!_wakeCancelled)
+                {
+                    _wakeCancelled = true;
+                    SqePrep.PrepCancel(ref Ring.GetSqe(), OperationTable.UserData(0, OpWake), IgnoredUserData);
+                }
+            }
+
+            uint waitFor = 1;
+            if (!_workQueue.IsEmpty)
+            {
+                waitFor = 0;
+            }
+            else
+            {
+                Interlocked.Exchange(ref _sleeping, 1);
+                if (!_workQueue.IsEmpty)
+                {
+                    Volatile.Write(ref _sleeping, 0);
+                    waitFor = 0;
+                }
+            }
+
+            Ring.SubmitAndWait(waitFor);
+            Volatile.Write(ref _sleeping, 0);
+            Ring.ReapCompletions(this);
+            Buffers.Publish();
+        }
+    }
+
+    private void RunPostedWork()
+    {
+        for (int i = 0; i < MaxWorkItemsPerTurn && _workQueue.TryDequeue(out var item); i++)
+        {
+            try
+            {
+                item.Action(item.State);
+            }
+            catch (Exception ex)
+            {
+                _logger.LogError(ex, "Unhandled exception in work scheduled on ring thread {Index}.", Index);
+            }
+        }
+    }
+
+    public void OnCompletion(in IoUringCqe cqe)
+    {
+        if (OperationTable.IsRingThreadOwn(cqe.UserData))
+        {
+            if (OperationTable.OperationOf(cqe.UserData) == OpWake)
+            {
+                _wakeArmed = false;
+                if (!_wakeCancelled)
+                {
+                    ArmWakeRead();
+                }
+            }
+            return;
+        }
+
+        IRingOperationOwner? owner = _operations.Find(cqe.UserData);
+        if (owner is null)
+        {
+            // Stale: its owner is gone. A buffer it carries still belongs back in the ring.
+            if ((cqe.Flags & IoUringCqeFlags.Buffer) != 0)
+            {
+                Buffers.OnTaken();
+                Buffers.Recycle(ProvidedBufferRing.BufferIdOf(cqe.Flags));
+            }
+            return;
+        }
+        owner.OnCompletion(OperationTable.OperationOf(cqe.UserData), cqe.Res, cqe.Flags);
+    }
+
+    /// <summary>user_data for an SQE whose completion nobody needs to see.</summary>
+    public static ulong IgnoredUserData => OperationTable.UserData(0, OpIgnore);
+
+    private void BeginStop()
+    {
+        if (_stopping)
+        {
+            return;
+        }
+        _stopping = true;
+        foreach (IRingOperationOwner owner in _operations.Snapshot())
+        {
+            try
+            {
+                owner.OnRingStopping();
+            }
+            catch (Exception ex)
+            {
+                _logger.LogError(ex, "Error while stopping an operation owner on ring thread {Index}.", Index);
+            }
+        }
+    }
+
+    private void Teardown()
+    {
+        _buffers?.Dispose();
+        _ring?.Dispose();
+        if (_eventFd >= 0)
+        {
+            Libc.close(_eventFd);
+            _eventFd = -1;
+        }
+        if (_wakeBuffer != null)
+        {
+            System.Runtime.InteropServices.NativeMemory.Free(_wakeBuffer);
+            _wakeBuffer = null;
+        }
+    }
+}

@@ -1,0 +1,135 @@
+using RingCore.Transport.Interop;
+using RingCore.Transport.Ring;
+
+namespace RingCore.Transport.Threading;
+
+/// <summary>
+/// The ring threads of one transport factory. They start with the first listener and stop when the last
+/// listener is disposed, so a host that stops leaves no thread, ring or fd behind.
+/// </summary>
+internal sealed class RingThreadGroup
+{
+    private static readonly TimeSpan StopTimeout = TimeSpan.FromSeconds(10);
+    private readonly RingCoreTransportOptions _options;
+    private readonly RingCoreLog _log;
+    private readonly Lock _lock = new();
+    private RingThread[] _threads = [];
+    private int _users;
+    private int _nextForHandOff;
+
+    public RingThreadGroup(RingCoreTransportOptions options, RingCoreLog log)
+    {
+        _options = options;
+        _log = log;
+    }
+
+    public IReadOnlyList<RingThread> Threads => _threads;
+
+    /// <summary>Starts the threads if none run. Throws <see cref="RingUnavailableException"/> when io_uring cannot be had.</summary>
+    public void Acquire()
+    {
+        lock (_lock)
+        {
+            if (_users++ == 0)
+            {
+                try
+                {
+                    _threads = StartThreads();
+                }
+                catch
+                {
+                    _users--;
+                    throw;
+                }
+            }
+        }
+    }
+
+    /// <summary>Stops the threads when the last user releases them.</summary>
+    public async Task ReleaseAsync()
+    {
+        RingThread[] stopping;
+        lock (_lock)
+        {
+            if (--_users > 0)
+            {
+                return;
+            }
+            stopping = _threads;
+            _threads = [];
+        }
+        await StopAsync(stopping).ConfigureAwait(false);
+    }
+
+    /// <summary>The next ring thread in round-robin order, for connections accepted by a single acceptor.</summary>
+    public RingThread NextForHandOff()
+    {
+        RingThread[] threads = _threads;
+        return threads[(int)((uint)Interlocked.Increment(ref _nextForHandOff) % (uint)threads.Length)];
+    }
+
+    private RingThread[] StartThreads()
+    {
+        var setup = new RingSetupOptions
+        {
+            SqEntries = (uint)_options.SubmissionQueueSize,
+            CqEntries = (uint)_options.CompletionQueueSize,
+            SingleIssuer = _options.UseSingleIssuer,
+            RegisterRingFd = _options.RegisterRingFd,
+        };
+        var threads = new List<RingThread>(_options.RingThreadCount);
+        try
+        {
+            for (int i = 0; i < _options.RingThreadCount; i++)
+            {
+                threads.Add(RingThread.Start(new RingThreadSettings
+                {
+                    Index = i,
+                    Ring = setup,
+                    BufferRingEntries = _options.BufferRingSize,
+                    BufferSize = _options.BufferSize,
+                    Cpu = _options.PinRingThreadsToCores ? i % Environment.ProcessorCount : null,
+                }, _log.Logger));
+            }
+        }
+        catch
+        {
+            StopAsync(threads.ToArray()).GetAwaiter().GetResult();
+            throw;
+        }
+        return threads.ToArray();
+    }
+
+    private async Task StopAsync(RingThread[] threads)
+    {
+        Task all = Task.WhenAll(threads.Select(t => t.StopAsync()));
+        if (await Task.WhenAny(all, Task.Delay(StopTimeout)).ConfigureAwait(false) != all)
+        {
+            foreach (RingThread thread in threads.Where(t => !t.Stopped.IsCompleted))
+            {
+                _log.RingStopTimedOut(thread.Index, thread.OwnerCount, (int)StopTimeout.TotalSeconds);
+            }
+        }
+    }
+
+    /// <summary>One line saying what the rings got from the kernel.</summary>
+    public string Describe()
+    {
+        RingThread[] threads = _threads;
+        if (threads.Length == 0)
+        {
+            return "no rings";
+        }
+        IoUring ring = threads[0].Ring; // these properties are fixed at setup; reading them from here is safe
+        var flags = new List<string>();
+        if (ring.HasSingleIssuer) flags.Add("SINGLE_ISSUER");
+        if (ring.HasDeferTaskrun) flags.Add("DEFER_TASKRUN");
+        if ((ring.SetupFlags & IoUringSetupFlags.CoopTaskrun) != 0) flags.Add("COOP_TASKRUN");
+        if ((ring.SetupFlags & IoUringSetupFlags.SubmitAll) != 0) flags.Add("SUBMIT_ALL");
+        flags.Add("CQSIZE");
+        return $"setup flags {string.Join('|', flags)}; SQ {ring.SqEntries}, CQ {ring.CqEntries}; " +
+               $"registered ring fd {(ring.RingFdRegistered ? "yes" : "no")}; " +
+               $"multishot accept+recv; provided buffers {_options.BufferRingSize}×{_options.BufferSize} B per ring; " +
+               $"send zero-copy {(ring.Opcodes.IsSupported(IoUringOpcode.SendZc) ? "available (unused)" : "unavailable")}";
+    }
+}

@@ -1,0 +1,18 @@
+using RingCore.Transport.Ring;
+
+namespace RingCore.Transport.Threading;
+
+/// <summary>What one ring thread is built with (derived from <see cref="RingCoreTransportOptions"/>).</summary>
+internal sealed record RingThreadSettings
+{
+    public required int Index { get; init; }
+
+    public required RingSetupOptions Ring { get; init; }
+
+    public int BufferRingEntries { get; init; } = 256;
+
+    public int BufferSize { get; init; } = 16 * 1024;
+
+    /// <summary>CPU to pin the thread to, or null for no affinity.</summary>
+    public int? Cpu { get; init; }
+}
