@@ -31,6 +31,26 @@ internal sealed class ConnectionSettings
 
     public int MinimumSegmentSize { get; }
 
+    private long _activeConnections;
+
+    /// <summary>Connections whose socket is open (created and not yet fully closed).</summary>
+    public long ActiveConnections => Volatile.Read(ref _activeConnections);
+
+    /// <summary>Raised after every change of <see cref="ActiveConnections"/> (on a ring thread).</summary>
+    public event Action? ActiveConnectionsChanged;
+
+    public void OnConnectionOpened()
+    {
+        Interlocked.Increment(ref _activeConnections);
+        ActiveConnectionsChanged?.Invoke();
+    }
+
+    public void OnConnectionClosed()
+    {
+        Interlocked.Decrement(ref _activeConnections);
+        ActiveConnectionsChanged?.Invoke();
+    }
+
     /// <summary>Network → application. The ring thread writes and is told on it when a paused flush resumes.</summary>
     public PipeOptions InputOptions(PipeScheduler ringThread) => new(
         MemoryPool, readerScheduler: ApplicationScheduler, writerScheduler: ringThread,

@@ -70,6 +70,7 @@ internal sealed unsafe partial class RingConnection
         CompleteInput(null);
         FreeSendResources();
         _ring.Unregister(_token);
+        _settings.OnConnectionClosed();
         _closed.TrySetResult();
     }
 }

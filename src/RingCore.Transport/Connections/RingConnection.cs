@@ -63,6 +63,7 @@ internal sealed partial class RingConnection : ConnectionContext, IRingOperation
         _onFlushCompleted = OnFlushCompleted;
         _onOutputReadCompleted = OnOutputReadCompleted;
         _token = ring.Register(this);
+        settings.OnConnectionOpened();
         ArmReceive();
         ReadOutput();
     }

@@ -38,6 +38,11 @@ internal sealed class RingCoreTransportFactory : IConnectionListenerFactory, ICo
         _group = new RingThreadGroup(_options, _log);
     }
 
+    /// <summary>Settings shared by this factory's connections (null before the first io_uring bind).</summary>
+    internal ConnectionSettings? ConnectionSettings => _connectionSettings;
+
+    internal RingThreadGroup Group => _group;
+
     /// <summary>True once this factory has fallen back to Kestrel's Sockets transport.</summary>
     internal bool UsingFallback => _fallback is not null;
 

@@ -1,0 +1,141 @@
+using System.Net;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Connections;
+using Microsoft.AspNetCore.Hosting;
+using Microsoft.AspNetCore.Hosting.Server;
+using Microsoft.AspNetCore.Hosting.Server.Features;
+using Microsoft.AspNetCore.Http;
+using Microsoft.AspNetCore.Server.Kestrel.Core;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Logging;
+using RingCore.Transport.Listening;
+
+namespace RingCore.Transport.Tests.Infrastructure;
+
+/// <summary>
+/// A real Kestrel on the RingCore transport, listening on 127.0.0.1:0 unless told otherwise. Disposing it stops
+/// the host and checks that the transport has no connection left open.
+/// </summary>
+public sealed class RingServer : IAsyncDisposable
+{
+    private readonly IHost _host;
+
+    private RingServer(IHost host, LogCapture logs)
+    {
+        _host = host;
+        Logs = logs;
+        Factory = host.Services.GetServices<IConnectionListenerFactory>().OfType<RingCoreTransportFactory>().Single();
+        var addresses = host.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses;
+        Addresses = addresses.ToArray();
+        BaseAddress = new Uri(Addresses[0]);
+    }
+
+    public IServiceProvider Services => _host.Services;
+
+    public LogCapture Logs { get; }
+
+    internal RingCoreTransportFactory Factory { get; }
+
+    public string[] Addresses { get; }
+
+    /// <summary>The first address Kestrel reports, e.g. http://127.0.0.1:43521.</summary>
+    public Uri BaseAddress { get; }
+
+    public int Port => BaseAddress.Port;
+
+    public IPEndPoint LoopbackEndPoint => new(IPAddress.Loopback, Port);
+
+    /// <summary>Connections the transport holds open right now.</summary>
+    public long ActiveConnections => Factory.ConnectionSettings?.ActiveConnections ?? 0;
+
+    public static Task<RingServer> StartAsync(RequestDelegate app, Action<RingCoreTransportOptions>? configureTransport = null,
+        Action<KestrelServerOptions>? configureKestrel = null, Action<IServiceCollection>? configureServices = null) =>
+        StartAsync(builder => builder.Run(app), configureTransport, configureKestrel, configureServices);
+
+    public static async Task<RingServer> StartAsync(Action<IApplicationBuilder> configureApp, Action<RingCoreTransportOptions>? configureTransport = null,
+        Action<KestrelServerOptions>? configureKestrel = null, Action<IServiceCollection>? configureServices = null)
+    {
+        var logs = new LogCapture();
+        IHost host = new HostBuilder()
+            .ConfigureLogging(logging =>
+            {
+                logging.ClearProviders();
+                logging.SetMinimumLevel(LogLevel.Debug);
+                logging.AddProvider(logs);
+            })
+            .ConfigureWebHost(web =>
+            {
+                web.UseKestrel(options =>
+                {
+                    if (configureKestrel is null)
+                    {
+                        options.Listen(IPAddress.Loopback, 0);
+                    }
+                    else
+                    {
+                        configureKestrel(options);
+                    }
+                });
+                web.UseRingCore(options =>
+                {
+                    options.RingThreadCount = 2;
+                    options.WhenUnavailable = RingCoreUnavailableBehavior.Throw; // tests must run on io_uring
+                    configureTransport?.Invoke(options);
+                });
+                if (configureServices is not null)
+                {
+                    web.ConfigureServices(configureServices);
+                }
+                web.Configure(configureApp);
+            })
+            .Build();
+        await host.StartAsync();
+        return new RingServer(host, logs);
+    }
+
+    /// <summary>Completes when the transport has no open connection (fails after <paramref name="timeout"/>).</summary>
+    public Task WaitForNoConnectionsAsync(TimeSpan? timeout = null) => WaitForConnectionsAsync(0, timeout);
+
+    /// <summary>Completes when the transport holds exactly <paramref name="count"/> connections.</summary>
+    public async Task WaitForConnectionsAsync(long count, TimeSpan? timeout = null)
+    {
+        var settings = Factory.ConnectionSettings;
+        if (settings is null)
+        {
+            Assert.Equal(0, count);
+            return;
+        }
+        var reached = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        void Check()
+        {
+            if (settings.ActiveConnections == count)
+            {
+                reached.TrySetResult();
+            }
+        }
+        settings.ActiveConnectionsChanged += Check;
+        try
+        {
+            Check();
+            await reached.Task.WaitAsync(timeout ?? TimeSpan.FromSeconds(20));
+        }
+        catch (TimeoutException)
+        {
+            Assert.Fail($"The transport still holds {settings.ActiveConnections} connection(s); expected {count}.");
+        }
+        finally
+        {
+            settings.ActiveConnectionsChanged -= Check;
+        }
+    }
+
+    public Task StopAsync() => _host.StopAsync();
+
+    public async ValueTask DisposeAsync()
+    {
+        await _host.StopAsync();
+        _host.Dispose();
+        Assert.Equal(0, ActiveConnections);
+    }
+}
