@@ -168,6 +168,10 @@ internal sealed partial class RingConnection
 
     private void OnFlushed(FlushResult result)
     {
+        if (_inputCompleted)
+        {
+            return; // completed while this flush was pending (abort, reset, close)
+        }
         if (result.IsCompleted)
         {
             // The application stopped reading; nothing more needs receiving.
