@@ -68,6 +68,33 @@ app.MapPost("/upload", async (HttpContext context) =>
     return Results.Text($"{total} {Convert.ToHexString(sha.GetHashAndReset())}");
 });
 
+// GET /_stats: the transport's counters, read the way any app or exporter would, through its Meter.
+app.MapGet("/_stats", () =>
+{
+    if (!transport.StartsWith("ringcore", StringComparison.Ordinal))
+    {
+        return Results.Json(new Dictionary<string, object> { ["transport"] = transport });
+    }
+    var values = new Dictionary<string, object> { ["transport"] = transport };
+    using var listener = new System.Diagnostics.Metrics.MeterListener();
+    listener.InstrumentPublished = (instrument, l) =>
+    {
+        if (instrument.Meter.Name == RingCoreMetrics.MeterName)
+        {
+            l.EnableMeasurementEvents(instrument);
+        }
+    };
+    listener.SetMeasurementEventCallback<long>((instrument, value, _, _) => values[instrument.Name] = value);
+    listener.Start();
+    listener.RecordObservableInstruments();
+    // Short names used by samples/RingCore.BenchmarkRunner.
+    values["syscalls"] = values.GetValueOrDefault("ringcore.syscalls", 0L);
+    values["ioUringEnters"] = values.GetValueOrDefault("ringcore.io_uring.enters", 0L);
+    values["wakeups"] = values.GetValueOrDefault("ringcore.wakeups", 0L);
+    values["connectionsActive"] = values.GetValueOrDefault("ringcore.connections.active", 0L);
+    return Results.Json(values);
+});
+
 app.MapGet("/", () => $"RingCore sample app; transport: {transport}. Try /plaintext, /json, /download?size=1048576, POST /upload.");
 
 app.Run();

@@ -70,6 +70,8 @@ internal sealed unsafe partial class RingConnection
         CompleteInput(null);
         FreeSendResources();
         _ring.Unregister(_token);
+        _ring.Counters.OtherSyscalls += 2; // shutdown or setsockopt(SO_LINGER), then close
+        _ring.Counters.ConnectionsClosed++;
         _settings.OnConnectionClosed();
         _closed.TrySetResult();
     }

@@ -61,6 +61,7 @@ internal sealed partial class RingConnection
             {
                 _input.Writer.Write(_ring.Buffers.GetBuffer(bufferId, result));
                 BytesReceived += result;
+                _ring.Counters.BytesReceived += result;
             }
             _ring.Buffers.Recycle(bufferId);
         }
@@ -105,6 +106,7 @@ internal sealed partial class RingConnection
         {
             case Errno.ENOBUFS:
                 // Every provided buffer was in use; they are back by the end of this batch. Not an error.
+                _ring.Counters.BufferRingExhausted++;
                 break;
             case Errno.ECANCELED:
                 // We cancelled it: backpressure (re-armed after the flush) or close.

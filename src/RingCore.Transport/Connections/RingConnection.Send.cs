@@ -182,6 +182,7 @@ internal sealed unsafe partial class RingConnection
         }
 
         BytesSent += result;
+        _ring.Counters.BytesSent += result;
         _sendBuffer = _sendBuffer.Slice(result);
         if (!_sendBuffer.IsEmpty && _abortReason is null && !_closing)
         {

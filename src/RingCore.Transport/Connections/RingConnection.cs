@@ -51,6 +51,8 @@ internal sealed partial class RingConnection : ConnectionContext, IRingOperation
             int one = 1;
             unsafe { Libc.setsockopt(fd, Libc.IPPROTO_TCP, Libc.TCP_NODELAY, &one, sizeof(int)); }
         }
+        ring.Counters.OtherSyscalls += 3; // setsockopt, getsockname, getpeername
+        ring.Counters.ConnectionsOpened++;
         // Read both addresses now: after close the fd number may belong to someone else.
         LocalEndPoint = SocketAddressCodec.GetLocal(fd, family);
         RemoteEndPoint = SocketAddressCodec.GetRemote(fd, family);

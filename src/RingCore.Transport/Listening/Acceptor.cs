@@ -117,6 +117,7 @@ internal sealed unsafe class Acceptor : IRingOperationOwner
             case Errno.ENOBUFS:
             case Errno.ENOMEM:
                 PauseCount++;
+                _ring.Counters.AcceptPauses++;
                 _log.AcceptPaused(_endPointName, PauseMilliseconds, Errno.Describe(errno));
                 if (!_acceptArmed && !_resumeArmed)
                 {

@@ -92,6 +92,7 @@ internal sealed class RingCoreTransportFactory : IConnectionListenerFactory, ICo
             catch (RingUnavailableException ex) when (_options.WhenUnavailable == RingCoreUnavailableBehavior.FallBackToSockets)
             {
                 _log.FallingBackToSockets(ex.Message);
+                RingCoreMetrics.OnFallback();
                 _fallback = new SocketTransportFactory(
                     _services.GetService<IOptions<SocketTransportOptions>>() ?? Options.Create(new SocketTransportOptions()),
                     _loggerFactory);

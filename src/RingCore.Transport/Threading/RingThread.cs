@@ -27,6 +27,7 @@ internal sealed unsafe class RingThread : PipeScheduler, ICqeHandler
     private readonly OperationTable _operations = new();
     private readonly Thread _thread;
     private int _sleeping;
+    private int _wakersInFlight;   // posters between seeing _sleeping and writing the eventfd
     private int _eventFd = -1;
     private ulong* _wakeBuffer;
     private bool _stopping;
@@ -34,6 +35,9 @@ internal sealed unsafe class RingThread : PipeScheduler, ICqeHandler
     private bool _wakeCancelled;
     private IoUring? _ring;
     private ProvidedBufferRing? _buffers;
+
+    /// <summary>Running totals, read by metrics.</summary>
+    public RingThreadCounters Counters { get; } = new();
 
     private RingThread(RingThreadSettings settings, ILogger logger)
     {
@@ -78,9 +82,14 @@ internal sealed unsafe class RingThread : PipeScheduler, ICqeHandler
     public void Post(Action<object?> action, object? state)
     {
         _workQueue.Enqueue((action, state));
-        if (Volatile.Read(ref _sleeping) == 1 && Interlocked.Exchange(ref _sleeping, 0) == 1)
+        if (Volatile.Read(ref _sleeping) == 1)
         {
-            Wake();
+            Interlocked.Increment(ref _wakersInFlight);
+            if (Interlocked.Exchange(ref _sleeping, 0) == 1)
+            {
+                Wake();
+            }
+            Interlocked.Decrement(ref _wakersInFlight);
         }
     }
 
@@ -95,6 +104,7 @@ internal sealed unsafe class RingThread : PipeScheduler, ICqeHandler
 
     private void Wake()
     {
+        Interlocked.Increment(ref Counters.Wakeups);
         ulong one = 1;
         Libc.write(_eventFd, &one, sizeof(ulong));
     }
@@ -112,6 +122,7 @@ internal sealed unsafe class RingThread : PipeScheduler, ICqeHandler
             _stopped.TrySetResult();
             return;
         }
+        RingCoreMetrics.Track(this);
         _started.SetResult();
 
         try
@@ -124,6 +135,7 @@ internal sealed unsafe class RingThread : PipeScheduler, ICqeHandler
         }
         finally
         {
+            RingCoreMetrics.Retire(this);
             Teardown();
             _stopped.TrySetResult();
         }
@@ -193,8 +205,12 @@ internal sealed unsafe class RingThread : PipeScheduler, ICqeHandler
 
             Ring.SubmitAndWait(waitFor);
             Volatile.Write(ref _sleeping, 0);
-            Ring.ReapCompletions(this);
+            int reaped = Ring.ReapCompletions(this);
             Buffers.Publish();
+            if (RingCoreMetrics.CqesPerEnter.Enabled)
+            {
+                RingCoreMetrics.CqesPerEnter.Record(reaped);
+            }
         }
     }
 
@@ -271,6 +287,10 @@ internal sealed unsafe class RingThread : PipeScheduler, ICqeHandler
         _ring?.Dispose();
         if (_eventFd >= 0)
         {
+            // A poster that saw the loop asleep may still be about to write the eventfd: let it finish first,
+            // or its write could land in whatever file gets this fd number next.
+            Volatile.Write(ref _sleeping, 0);
+            SpinWait.SpinUntil(() => Volatile.Read(ref _wakersInFlight) == 0);
             Libc.close(_eventFd);
             _eventFd = -1;
         }

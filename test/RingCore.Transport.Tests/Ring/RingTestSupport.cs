@@ -121,9 +121,9 @@ internal static class ProcSelf
         {
             return new FileInfo($"/proc/self/fd/{fd}").LinkTarget;
         }
-        catch (IOException)
+        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
         {
-            return null;
+            return null; // closed meanwhile, or not ours to read
         }
     }
 
