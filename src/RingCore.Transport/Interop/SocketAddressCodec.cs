@@ -25,12 +25,19 @@ internal static unsafe class SocketAddressCodec
         }
         var address = new SocketAddress(family, native.Length);
         native.CopyTo(address.Buffer.Span);
-        return family switch
+        try
         {
-            AddressFamily.InterNetwork or AddressFamily.InterNetworkV6 => new IPEndPoint(IPAddress.Any, 0).Create(address),
-            AddressFamily.Unix => new UnixDomainSocketEndPoint("/").Create(address),
-            _ => null,
-        };
+            return family switch
+            {
+                AddressFamily.InterNetwork or AddressFamily.InterNetworkV6 => new IPEndPoint(IPAddress.Any, 0).Create(address),
+                AddressFamily.Unix => new UnixDomainSocketEndPoint("/").Create(address),
+                _ => null,
+            };
+        }
+        catch (ArgumentException)
+        {
+            return null; // e.g. an unnamed Unix socket peer
+        }
     }
 
     public static AddressFamily FamilyOf(int nativeDomain) => nativeDomain switch
