@@ -90,7 +90,15 @@ public sealed class RingServer : IAsyncDisposable
                 web.Configure(configureApp);
             })
             .Build();
-        await host.StartAsync();
+        try
+        {
+            await host.StartAsync();
+        }
+        catch
+        {
+            host.Dispose(); // a host that failed to start still owns its services
+            throw;
+        }
         return new RingServer(host, logs);
     }
 
