@@ -20,7 +20,14 @@ internal sealed unsafe partial class RingConnection
         {
             return;
         }
-        _settings.Log.ConnectionAborted(ConnectionId, _abortReason!.Message);
+        if (Volatile.Read(ref _abortKind) == AbortWithFin)
+        {
+            _settings.Log.ConnectionWriteFin(ConnectionId, _abortReason!.Message);
+        }
+        else
+        {
+            _settings.Log.ConnectionAborted(ConnectionId, _abortReason!.Message);
+        }
         if (_flushPending)
         {
             _input.Writer.CancelPendingFlush(); // wakes a receive paused by backpressure
@@ -36,13 +43,17 @@ internal sealed unsafe partial class RingConnection
         }
         _closing = true;
 
-        if (_abortReason is null)
+        if (Volatile.Read(ref _abortReason) is null)
         {
             // Graceful: the application completed its output and every byte has been handed to the kernel.
             _shutdownReason = error as ConnectionAbortedException
                 ?? new ConnectionAbortedException("The RingCore transport's send loop completed gracefully.", error!);
             _settings.Log.ConnectionWriteFin(ConnectionId, _shutdownReason.Message);
             Libc.shutdown(_fd, Libc.SHUT_RDWR); // FIN; also ends the multishot recv with 0
+        }
+        else if (Volatile.Read(ref _abortKind) == AbortWithFin)
+        {
+            Libc.shutdown(_fd, Libc.SHUT_RDWR); // Abort(null): graceful close, FIN (pending output was dropped)
         }
         else
         {

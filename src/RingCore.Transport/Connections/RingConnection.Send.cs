@@ -162,22 +162,26 @@ internal sealed unsafe partial class RingConnection
         {
             int errno = -result;
             Exception? error = null;
+            Exception? outputError = null;
             if (_abortReason is null && errno != Errno.ECANCELED)
             {
                 if (errno is Errno.ECONNRESET or Errno.EPIPE)
                 {
+                    // Not an error of the output pipe: completing its reader with it would make the application's
+                    // flush throw (Kestrel logs that as an error). The reset reaches the application through the
+                    // input and ConnectionClosed, as with Kestrel's Sockets transport.
                     _settings.Log.ConnectionReset(ConnectionId, "send: " + Errno.Describe(errno));
                     error = new ConnectionResetException($"The client reset the connection: {Errno.Describe(errno)}");
                 }
                 else
                 {
                     _settings.Log.ConnectionError(ConnectionId, "send: " + Errno.Describe(errno));
-                    error = new IOException($"send failed: {Errno.Describe(errno)}");
+                    error = outputError = new IOException($"send failed: {Errno.Describe(errno)}");
                 }
             }
             _output.Reader.AdvanceTo(_sendBufferEnd);
             _sendBuffer = default;
-            EndSend(error);
+            EndSend(error, outputError);
             return;
         }
 
@@ -199,15 +203,21 @@ internal sealed unsafe partial class RingConnection
         ReadOutput();
     }
 
-    /// <summary>The send side is finished: complete the output reader and close the socket.</summary>
-    private void EndSend(Exception? error)
+    /// <summary>The send side is finished: complete the output reader with <paramref name="error"/> and close the socket.</summary>
+    private void EndSend(Exception? error) => EndSend(error, error);
+
+    /// <summary>
+    /// The send side is finished: complete the output reader (with <paramref name="outputError"/>, unexpected
+    /// errors only) and close the socket (<paramref name="error"/> is why).
+    /// </summary>
+    private void EndSend(Exception? error, Exception? outputError)
     {
         if (_sendDone)
         {
             return;
         }
         _sendDone = true;
-        _output.Reader.Complete(error);
+        _output.Reader.Complete(outputError);
         BeginClose(error);
     }
 

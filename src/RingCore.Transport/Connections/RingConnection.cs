@@ -21,6 +21,8 @@ internal sealed partial class RingConnection : ConnectionContext, IRingOperation
 {
     private const byte OpRecv = 1;
     private const byte OpSend = 2;
+    private const int AbortWithRst = 1;
+    private const int AbortWithFin = 2;
 
     private readonly RingThread _ring;
     private readonly ConnectionSettings _settings;
@@ -35,6 +37,7 @@ internal sealed partial class RingConnection : ConnectionContext, IRingOperation
     private IDictionary<object, object?>? _items;
     private Socket? _socket;
     private ConnectionAbortedException? _abortReason;   // set once, from any thread; wins over later errors
+    private int _abortKind;                             // AbortWithRst or AbortWithFin, set (once) before _abortReason
     private int _connectionClosedFired;
 
     /// <summary>Creates the connection on its ring thread and starts receiving and sending.</summary>
@@ -116,16 +119,17 @@ internal sealed partial class RingConnection : ConnectionContext, IRingOperation
     }
 
     /// <summary>
-    /// Closes the connection: the socket is reset (RST) and pending output is dropped. Idempotent, thread-safe,
-    /// never throws.
+    /// Closes the connection and drops pending output. With a reason the socket is reset (RST); without one
+    /// (Kestrel's Abort(null), e.g. after the client's FIN) it is closed gracefully (FIN), as Kestrel's Sockets
+    /// transport does. Idempotent, thread-safe, never throws.
     /// </summary>
     public override void Abort(ConnectionAbortedException abortReason)
     {
-        abortReason ??= new ConnectionAbortedException("The connection was aborted by the application.");
-        if (Interlocked.CompareExchange(ref _abortReason, abortReason, null) is not null)
+        if (Interlocked.CompareExchange(ref _abortKind, abortReason is null ? AbortWithFin : AbortWithRst, 0) != 0)
         {
             return;
         }
+        Volatile.Write(ref _abortReason, abortReason ?? new ConnectionAbortedException("The connection was closed by the application."));
         // Ends a ReadAsync of the output that is waiting (or the next one).
         _output.Reader.CancelPendingRead();
         _ring.Post(static s => ((RingConnection)s!).AbortOnRing(), this);
