@@ -1,0 +1,267 @@
+using System.Globalization;
+using RingCore.BenchmarkRunner.Model;
+using RingCore.BenchmarkRunner.Parsing;
+
+namespace RingCore.BenchmarkRunner.Execution;
+
+/// <summary>Runs the selected scenarios round by round, alternating transports, then the strace cross-check.</summary>
+internal sealed class BenchmarkSession
+{
+    private static readonly TimeSpan StopGrace = TimeSpan.FromSeconds(15);
+
+    private readonly BenchmarkOptions _options;
+    private readonly string _dotnet;
+    private readonly string _dll;
+    private readonly LoadClients _clients;
+    private readonly string? _strace;
+    private readonly string _workDir;
+    private readonly int _clockTicks;
+    private readonly int _maxIdleConnections;
+    private readonly TextWriter _console;
+
+    public BenchmarkSession(BenchmarkOptions options, string dotnet, string dll, LoadClients clients, string? strace, string workDir,
+        int clockTicks, int maxIdleConnections, TextWriter console)
+    {
+        _options = options;
+        _dotnet = dotnet;
+        _dll = dll;
+        _clients = clients;
+        _strace = strace;
+        _workDir = workDir;
+        _clockTicks = clockTicks;
+        _maxIdleConnections = maxIdleConnections;
+        _console = console;
+    }
+
+    public List<RunMetrics> Runs { get; } = [];
+    public List<StraceCheck> StraceChecks { get; } = [];
+    public List<string> Notes { get; } = [];
+    public List<KeyValuePair<string, string>> ClientCommands { get; } = [];
+    public bool StraceRan { get; private set; }
+
+    public async Task RunAsync(CancellationToken cancel)
+    {
+        var scenarios = _options.Scenarios;
+        int totalRuns = scenarios.Count * _options.Rounds * _options.Transports.Count;
+        int done = 0;
+        foreach (var scenario in scenarios)
+        {
+            if (scenario.Client == LoadClient.Bombardier && !_clients.HasBombardier)
+            {
+                Notes.Add($"{scenario.Name} skipped: the bombardier HTTP load tool was not found (see Machine).");
+                _console.WriteLine($"[{scenario.Name}] skipped: bombardier (the HTTP load tool) not found.");
+                done += _options.Rounds * _options.Transports.Count;
+                continue;
+            }
+            RecordCommand(scenario);
+            for (int round = 1; round <= _options.Rounds; round++)
+            {
+                foreach (string transport in _options.Transports)
+                {
+                    cancel.ThrowIfCancellationRequested();
+                    done++;
+                    _console.Write($"[{done}/{totalRuns}] {scenario.Name,-22} round {round}/{_options.Rounds} {transport,-16} ");
+                    var run = scenario.Client == LoadClient.IdleConnections
+                        ? await Guard(scenario, transport, round, () => RunIdleAsync(scenario, transport, round, cancel), cancel)
+                        : await Guard(scenario, transport, round, () => RunLoadAsync(scenario, transport, round, cancel), cancel);
+                    Runs.Add(run);
+                    _console.WriteLine(Describe(scenario, run));
+                }
+            }
+        }
+
+        if (_options.Strace && scenarios.Contains(Scenarios.Plaintext64))
+        {
+            if (_strace is null)
+            {
+                Notes.Add("strace cross-check skipped: strace not found.");
+                return;
+            }
+            StraceRan = true;
+            foreach (string transport in _options.Transports)
+            {
+                cancel.ThrowIfCancellationRequested();
+                _console.Write($"[strace] {Scenarios.Plaintext64.Name} {_options.StraceSeconds} s {transport,-16} ");
+                var check = await RunStraceAsync(transport, cancel);
+                StraceChecks.Add(check);
+                _console.WriteLine(check.Error is not null
+                    ? "failed: " + check.Error
+                    : $"{check.Requests:N0} requests, {check.TotalSyscalls:N0} syscalls = {check.SyscallsPerRequest:F2}/req; top: {string.Join(", ", check.TopSyscalls.Select(t => $"{t.Name} {t.Calls:N0}"))}");
+            }
+        }
+    }
+
+    private void RecordCommand(Scenario scenario)
+    {
+        bool idle = scenario.Client == LoadClient.IdleConnections;
+        var (file, args) = _clients.Command(scenario, "http://127.0.0.1:PORT", idle ? _options.WarmupSeconds : _options.DurationSeconds, latency: !idle);
+        string command = LoadClients.Display(file, args).Replace(_workDir, "TMP", StringComparison.Ordinal);
+        if (idle)
+        {
+            command = $"warm-up: {command}; then the runner opens {_maxIdleConnections:N0} sockets, sends 'GET /plaintext HTTP/1.1' on each, reads the answer and holds them for {_options.DurationSeconds} s";
+        }
+        ClientCommands.Add(new(scenario.Name, command));
+    }
+
+    private async Task<RunMetrics> Guard(Scenario scenario, string transport, int round, Func<Task<RunMetrics>> run, CancellationToken cancel)
+    {
+        try
+        {
+            return await run();
+        }
+        catch (Exception e) when (!cancel.IsCancellationRequested)
+        {
+            string message = e.Message.Split('\n')[0];
+            return new RunMetrics { Scenario = scenario.Name, Transport = transport, Round = round, Failed = true, Note = "FAILED: " + message };
+        }
+    }
+
+    private async Task<RunMetrics> RunLoadAsync(Scenario scenario, string transport, int round, CancellationToken cancel)
+    {
+        await using var server = await ServerProcess.StartAsync(_dotnet, _dll, transport, cancel);
+        if (_options.WarmupSeconds > 0)
+        {
+            await _clients.RunAsync(scenario, server.BaseUrl, _options.WarmupSeconds, cancel);
+        }
+        var statsBefore = await server.TryGetStatsAsync(cancel);
+        long ticksBefore = server.CpuTicks();
+        var result = await _clients.RunAsync(scenario, server.BaseUrl, _options.DurationSeconds, cancel);
+        long ticksAfter = server.CpuTicks();
+        long? peakRss = server.StatusBytes("VmHWM");
+        var statsAfter = await server.TryGetStatsAsync(cancel);
+        if (server.HasExited)
+        {
+            throw new InvalidOperationException("the server exited during the run.");
+        }
+        string? warning = server.TransportWarning();
+        await server.StopAsync(StopGrace);
+
+        double cpuSeconds = (double)(ticksAfter - ticksBefore) / _clockTicks;
+        long? syscalls = StatsSnapshot.Delta(statsBefore, statsAfter, StatsSnapshot.Syscalls);
+        return new RunMetrics
+        {
+            Scenario = scenario.Name,
+            Transport = transport,
+            Round = round,
+            Requests = result.Requests,
+            RequestsPerSecond = result.RequestsPerSecond,
+            TransferBytesPerSecond = result.TransferBytesPerSecond,
+            PayloadBytesPerSecond = scenario.Throughput != Throughput.Bytes ? null
+                : scenario.IsUpload ? result.RequestsPerSecond * scenario.UploadBytes
+                : result.TransferBytesPerSecond,
+            P50Us = result.P50Us,
+            P99Us = result.P99Us,
+            CpuSecondsPer100kRequests = result.Requests > 0 ? cpuSeconds / result.Requests * 100_000 : null,
+            PeakRssBytes = peakRss,
+            SyscallsPerRequest = syscalls is long s && result.Requests > 0 ? (double)s / result.Requests : null,
+            Errors = result.Errors,
+            Note = warning,
+        };
+    }
+
+    private async Task<RunMetrics> RunIdleAsync(Scenario scenario, string transport, int round, CancellationToken cancel)
+    {
+        await using var server = await ServerProcess.StartAsync(_dotnet, _dll, transport, cancel);
+        if (_options.WarmupSeconds > 0)
+        {
+            await _clients.RunAsync(scenario, server.BaseUrl, _options.WarmupSeconds, cancel, latency: false);
+        }
+        await Task.Delay(TimeSpan.FromSeconds(1), cancel);
+        long rssBefore = server.StatusBytes("VmRSS") ?? throw new InvalidOperationException("no VmRSS in /proc/PID/status");
+
+        using var pool = new IdleConnectionPool();
+        await pool.OpenAsync(server.Port, scenario.PathAndQuery, _maxIdleConnections, parallelism: 100, cancel);
+        await Task.Delay(TimeSpan.FromSeconds(2), cancel);
+        long rssAfter = server.StatusBytes("VmRSS") ?? throw new InvalidOperationException("no VmRSS in /proc/PID/status");
+
+        long ticksBefore = server.CpuTicks();
+        await Task.Delay(TimeSpan.FromSeconds(_options.DurationSeconds), cancel);
+        long ticksAfter = server.CpuTicks();
+        var stats = await server.TryGetStatsAsync(cancel);
+        if (server.HasExited)
+        {
+            throw new InvalidOperationException("the server exited during the run.");
+        }
+
+        var notes = new List<string>();
+        if (server.TransportWarning() is string warning)
+        {
+            notes.Add(warning);
+        }
+        if (pool.Failures > 0)
+        {
+            notes.Add($"{pool.Failures:N0} of {_maxIdleConnections:N0} connections failed (first: {pool.FirstError})");
+        }
+        if (stats?.Counters.TryGetValue("connectionsActive", out long active) == true && Math.Abs(active - pool.Count) > pool.Count / 100 + 1)
+        {
+            notes.Add($"the server reported connectionsActive={active:N0} with {pool.Count:N0} held");
+        }
+        int held = pool.Count;
+        pool.Dispose();
+        await server.StopAsync(StopGrace);
+
+        return new RunMetrics
+        {
+            Scenario = scenario.Name,
+            Transport = transport,
+            Round = round,
+            IdleConnectionsTarget = _maxIdleConnections,
+            IdleConnectionsOpened = held,
+            RssBeforeBytes = rssBefore,
+            RssAfterBytes = rssAfter,
+            IdleCpuPercent = (double)(ticksAfter - ticksBefore) / _clockTicks / _options.DurationSeconds * 100,
+            Errors = pool.Failures,
+            Failed = held == 0,
+            Note = notes.Count > 0 ? string.Join("; ", notes) : null,
+        };
+    }
+
+    private async Task<StraceCheck> RunStraceAsync(string transport, CancellationToken cancel)
+    {
+        var scenario = Scenarios.Plaintext64;
+        string summaryFile = Path.Combine(_workDir, $"strace-{transport}.txt");
+        File.Delete(summaryFile);
+        try
+        {
+            await using var server = await ServerProcess.StartAsync(_dotnet, _dll, transport, cancel);
+            if (_options.WarmupSeconds > 0)
+            {
+                await _clients.RunAsync(scenario, server.BaseUrl, _options.WarmupSeconds, cancel, latency: false);
+            }
+            var (summary, result) = await StraceRunner.TraceAsync(_strace!, server.Pid, summaryFile,
+                () => _clients.RunAsync(scenario, server.BaseUrl, _options.StraceSeconds, cancel, latency: false), cancel);
+            await server.StopAsync(StopGrace);
+            return new StraceCheck
+            {
+                Transport = transport,
+                Requests = result.Requests,
+                TotalSyscalls = summary.TotalCalls,
+                TopSyscalls = summary.Top(5).Select(s => (s.Name, s.Calls)).ToList(),
+            };
+        }
+        catch (Exception e) when (!cancel.IsCancellationRequested)
+        {
+            return new StraceCheck { Transport = transport, Error = e.Message.Split('\n')[0] };
+        }
+    }
+
+    private static string Describe(Scenario scenario, RunMetrics r)
+    {
+        if (r.Failed)
+        {
+            return r.Note ?? "FAILED";
+        }
+        string text = scenario.Client == LoadClient.IdleConnections
+            ? $"{r.IdleConnectionsOpened:N0} held, RSS {Mib(r.RssBeforeBytes)} → {Mib(r.RssAfterBytes)} MiB = {r.RssBytesPerConnection:N0} B/conn, idle CPU {r.IdleCpuPercent:F1}%"
+            : (scenario.Throughput == Throughput.Bytes ? $"{r.PayloadBytesPerSecond / 1e9:F2} GB/s ({r.RequestsPerSecond:N0} req/s)" : $"{r.RequestsPerSecond:N0} req/s")
+              + $", p50 {Ms(r.P50Us)}, p99 {Ms(r.P99Us)}, CPU {Num(r.CpuSecondsPer100kRequests, "F2")} s/100k req, peak RSS {Mib(r.PeakRssBytes)} MiB, syscalls/req {Num(r.SyscallsPerRequest, "F2")}"
+              + (r.Errors > 0 ? $", {r.Errors:N0} errors" : "");
+        return r.Note is null ? text : $"{text}  [{r.Note}]";
+    }
+
+    private static string Ms(double? us) => us is double v ? (v / 1000).ToString("F2", CultureInfo.InvariantCulture) + " ms" : "n/a";
+
+    private static string Mib(long? bytes) => bytes is long b ? (b / 1048576.0).ToString("F1", CultureInfo.InvariantCulture) : "n/a";
+
+    private static string Num(double? value, string format) => value is double v ? v.ToString(format, CultureInfo.InvariantCulture) : "n/a";
+}

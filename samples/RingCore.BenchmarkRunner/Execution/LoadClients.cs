@@ -1,0 +1,101 @@
+using System.Globalization;
+using RingCore.BenchmarkRunner.Model;
+using RingCore.BenchmarkRunner.Parsing;
+
+namespace RingCore.BenchmarkRunner.Execution;
+
+/// <summary>One client run's numbers, whichever client produced them.</summary>
+internal sealed record ClientResult(long Requests, double RequestsPerSecond, double TransferBytesPerSecond, double? P50Us, double? P99Us, long Errors, double DurationSeconds);
+
+internal sealed class LoadClients
+{
+    private readonly string _wrk;
+    private readonly string? _bombardier;
+    private readonly int _wrkThreads;
+    private readonly string _scriptDir;
+
+    public LoadClients(string wrk, string? bombardier, int wrkThreads, string scriptDir)
+    {
+        _wrk = wrk;
+        _bombardier = bombardier;
+        _wrkThreads = wrkThreads;
+        _scriptDir = scriptDir;
+    }
+
+    public bool HasBombardier => _bombardier is not null;
+
+    public string PipelineScript => Path.Combine(_scriptDir, LuaScripts.PipelineFileName);
+    public string UploadScript => Path.Combine(_scriptDir, LuaScripts.UploadFileName);
+
+    /// <summary>The client's file name and arguments for a scenario (wrk for the idle scenario's warm-up).</summary>
+    public (string FileName, IReadOnlyList<string> Arguments) Command(Scenario s, string baseUrl, int seconds, bool latency = true)
+    {
+        string url = baseUrl + s.PathAndQuery;
+        if (s.Client == LoadClient.Bombardier)
+        {
+            if (_bombardier is null)
+            {
+                throw new InvalidOperationException("bombardier is not available.");
+            }
+            return (_bombardier, ["-c", s.Connections.ToString(CultureInfo.InvariantCulture), "-d", $"{seconds}s", "-l", "-p", "r", url]);
+        }
+        int connections = s.Client == LoadClient.IdleConnections ? 64 : s.Connections;
+        var args = new List<string>
+        {
+            $"-t{Math.Min(_wrkThreads, connections)}", $"-c{connections}", $"-d{seconds}s", "--timeout", "10s",
+        };
+        if (latency)
+        {
+            args.Add("--latency");
+        }
+        if (s.PipelineDepth > 1)
+        {
+            args.AddRange(["-s", PipelineScript]);
+        }
+        else if (s.IsUpload)
+        {
+            args.AddRange(["-s", UploadScript]);
+        }
+        args.Add(s.Client == LoadClient.IdleConnections ? baseUrl + "/plaintext" : url);
+        if (s.PipelineDepth > 1)
+        {
+            args.AddRange(["--", s.PipelineDepth.ToString(CultureInfo.InvariantCulture)]);
+        }
+        return (_wrk, args);
+    }
+
+    public static string Display(string fileName, IEnumerable<string> args) =>
+        string.Join(' ', new[] { Path.GetFileName(fileName) }.Concat(args.Select(Quote)));
+
+    public async Task<ClientResult> RunAsync(Scenario s, string baseUrl, int seconds, CancellationToken cancel, bool latency = true)
+    {
+        var (file, args) = Command(s, baseUrl, seconds, latency);
+        var output = await ProcessRunner.RunAsync(file, args, TimeSpan.FromSeconds(seconds + 60), cancel);
+        if (output.TimedOut)
+        {
+            throw new InvalidOperationException($"{Path.GetFileName(file)} did not finish within {seconds + 60} s.");
+        }
+        try
+        {
+            if (s.Client == LoadClient.Bombardier)
+            {
+                var b = BombardierOutputParser.Parse(output.Combined);
+                return new ClientResult(b.TotalRequests, b.RequestsPerSecondAverage, b.ThroughputBytesPerSecond,
+                    Positive(b.LatencyPercentileUs(50)), Positive(b.LatencyPercentileUs(99)), b.ErrorCount, seconds);
+            }
+            var w = WrkOutputParser.Parse(output.Combined);
+            return new ClientResult(w.Requests, w.RequestsPerSecond, w.TransferBytesPerSecond,
+                Positive(w.LatencyPercentileUs(50)), Positive(w.LatencyPercentileUs(99)), w.SocketErrors + w.Non2xx3xxResponses, w.DurationSeconds);
+        }
+        catch (FormatException e)
+        {
+            throw new InvalidOperationException($"{Path.GetFileName(file)} exited with {output.ExitCode}: {e.Message}\n{output.Combined.Trim()}", e);
+        }
+    }
+
+    /// <summary>wrk prints 0.00us for percentiles it has no samples for (e.g. under pipelining): that is "not measured".</summary>
+    private static double? Positive(double? value) => value is > 0 ? value : null;
+
+    private static string Quote(string arg) =>
+        arg.Length > 0 && arg.All(c => char.IsLetterOrDigit(c) || "-_./:=,@%+".Contains(c)) ? arg : "'" + arg.Replace("'", "'\\''", StringComparison.Ordinal) + "'";
+}

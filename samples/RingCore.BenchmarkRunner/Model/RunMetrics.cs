@@ -1,0 +1,56 @@
+namespace RingCore.BenchmarkRunner.Model;
+
+/// <summary>One measured run: one scenario, one transport, one round, one fresh server process. Null = not measured.</summary>
+public sealed record RunMetrics
+{
+    public required string Scenario { get; init; }
+    public required string Transport { get; init; }
+    public required int Round { get; init; }
+
+    public long Requests { get; init; }
+    public double? RequestsPerSecond { get; init; }
+
+    /// <summary>What the client read per second (wrk's Transfer/sec, bombardier's Throughput).</summary>
+    public double? TransferBytesPerSecond { get; init; }
+
+    /// <summary>Payload bytes per second, for byte scenarios (downloads: bytes read; uploads: bodies sent).</summary>
+    public double? PayloadBytesPerSecond { get; init; }
+
+    public double? P50Us { get; init; }
+    public double? P99Us { get; init; }
+    public double? CpuSecondsPer100kRequests { get; init; }
+    public long? PeakRssBytes { get; init; }
+    public double? SyscallsPerRequest { get; init; }
+
+    /// <summary>Socket errors, timeouts and non-2xx/3xx answers the client counted.</summary>
+    public long Errors { get; init; }
+
+    // Idle-connections scenario.
+    public int? IdleConnectionsOpened { get; init; }
+    public int? IdleConnectionsTarget { get; init; }
+    public long? RssBeforeBytes { get; init; }
+    public long? RssAfterBytes { get; init; }
+    public double? IdleCpuPercent { get; init; }
+
+    /// <summary>Set when the run failed or something about it needs saying (e.g. RingCore fell back to Sockets).</summary>
+    public string? Note { get; init; }
+
+    public bool Failed { get; init; }
+
+    public double? RssBytesPerConnection =>
+        RssBeforeBytes is long before && RssAfterBytes is long after && IdleConnectionsOpened is > 0
+            ? (double)(after - before) / IdleConnectionsOpened.Value
+            : null;
+}
+
+/// <summary>The strace -c cross-check of one transport.</summary>
+public sealed record StraceCheck
+{
+    public required string Transport { get; init; }
+    public long Requests { get; init; }
+    public long TotalSyscalls { get; init; }
+    public IReadOnlyList<(string Name, long Calls)> TopSyscalls { get; init; } = [];
+    public string? Error { get; init; }
+
+    public double? SyscallsPerRequest => Error is null && Requests > 0 ? (double)TotalSyscalls / Requests : null;
+}
