@@ -219,6 +219,9 @@ internal sealed unsafe partial class RingConnection
         _sendDone = true;
         _output.Reader.Complete(outputError);
         BeginClose(error);
+        // When the close had already begun (Abort while a send was in flight), this send's completion may be the
+        // last thing it was waiting for: BeginClose returns at once then, so finish the close from here.
+        TryFinishClose();
     }
 
     private void FreeSendResources()
