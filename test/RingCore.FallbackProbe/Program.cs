@@ -5,17 +5,24 @@ using RingCore.FallbackProbe;
 using RingCore.Transport;
 
 // Usage: RingCore.FallbackProbe --deny-io-uring <EPERM|ENOSYS|none> --when-unavailable <FallBackToSockets|Throw>
+//                               [--nofile <soft RLIMIT_NOFILE, set before anything else>]
 // Prints "LISTENING <url>" once serving, serves until its standard input is closed, then stops and exits 0.
+// Commands on standard input, one a line, each answered with one line:
+//   fill <N>   starts 16 idle thread-pool workers (no thread can be created once fds run out), then opens
+//              /dev/null until exactly N fd numbers below the soft RLIMIT_NOFILE are left (use with --nofile)
+//              -> "FILLED soft=<limit> open=<fds open before> fillers=<count> free=<N>" or "FILL FAILED: <why>"
 // Exit codes: 2 bad arguments, 3 the seccomp filter could not be installed, 4 startup failed.
 
 string? deny = null;
 string? whenUnavailable = null;
+string? nofile = null;
 for (int i = 0; i + 1 < args.Length; i += 2)
 {
     switch (args[i])
     {
         case "--deny-io-uring": deny = args[i + 1]; break;
         case "--when-unavailable": whenUnavailable = args[i + 1]; break;
+        case "--nofile": nofile = args[i + 1]; break;
     }
 }
 
@@ -26,12 +33,24 @@ int? denyErrno = deny switch
     "none" => null,
     _ => -1,
 };
+ulong softNofile = 0;
 if (denyErrno == -1 || args.Length % 2 != 0
     || !Enum.TryParse(whenUnavailable, ignoreCase: false, out RingCoreUnavailableBehavior behavior)
-    || !Enum.IsDefined(behavior))
+    || !Enum.IsDefined(behavior)
+    || (nofile is not null && (!ulong.TryParse(nofile, out softNofile) || softNofile == 0)))
 {
-    Console.Error.WriteLine("usage: RingCore.FallbackProbe --deny-io-uring <EPERM|ENOSYS|none> --when-unavailable <FallBackToSockets|Throw>");
+    Console.Error.WriteLine("usage: RingCore.FallbackProbe --deny-io-uring <EPERM|ENOSYS|none> --when-unavailable <FallBackToSockets|Throw> [--nofile <N>]");
     return 2;
+}
+
+if (softNofile != 0)
+{
+    // Before the host starts: io_uring takes the limit in force when each accept is prepared.
+    if (FdLimit.SetSoftLimit(softNofile) is string limitError)
+    {
+        Console.Error.WriteLine(limitError);
+        return 2;
+    }
 }
 
 if (denyErrno is int errno)
@@ -84,7 +103,28 @@ catch (Exception ex)
 var addresses = app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses;
 Console.WriteLine($"LISTENING {addresses.First()}");
 
-Console.In.ReadToEnd();
+while (Console.In.ReadLine() is string command)
+{
+    string[] words = command.Split(' ', StringSplitOptions.RemoveEmptyEntries);
+    if (words is ["fill", var n] && int.TryParse(n, out int free) && free >= 0)
+    {
+        try
+        {
+            FdLimit.PrestartThreadPoolWorkers(16);
+        }
+        catch (TimeoutException ex)
+        {
+            Console.WriteLine($"FILL FAILED: {ex.Message}");
+            continue;
+        }
+        var (soft, open, fillers, error) = FdLimit.LeaveFree(free);
+        Console.WriteLine(error is null ? $"FILLED soft={soft} open={open} fillers={fillers} free={free}" : $"FILL FAILED: {error}");
+    }
+    else
+    {
+        Console.WriteLine($"UNKNOWN COMMAND: {command}");
+    }
+}
 
 await app.StopAsync();
 await app.DisposeAsync();

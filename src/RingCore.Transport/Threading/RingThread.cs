@@ -95,6 +95,9 @@ internal sealed unsafe class RingThread : PipeScheduler, ICqeHandler
 
     public override void Schedule(Action<object?> action, object? state) => Post(action, state);
 
+    /// <summary>Waits for the OS thread to exit (it does right after <see cref="Stopped"/> completes).</summary>
+    public bool Join(TimeSpan timeout) => _thread.Join(timeout);
+
     /// <summary>Asks the thread to close what it owns and exit once every operation has completed.</summary>
     public Task StopAsync()
     {

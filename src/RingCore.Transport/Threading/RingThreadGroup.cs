@@ -109,6 +109,12 @@ internal sealed class RingThreadGroup
             {
                 _log.RingStopTimedOut(thread.Index, thread.OwnerCount, (int)StopTimeout.TotalSeconds);
             }
+            return;
+        }
+        // Stopped completes in the thread's last lines; let the threads really be gone before saying so.
+        foreach (RingThread thread in threads)
+        {
+            thread.Join(TimeSpan.FromSeconds(5));
         }
     }
 

@@ -22,6 +22,40 @@ public static class ProcessResources
     public static int RingThreadCount() => Directory.GetDirectories("/proc/self/task")
         .Count(t => (TryRead(Path.Combine(t, "comm")) ?? "").StartsWith("RingCore ring", StringComparison.Ordinal));
 
+    /// <summary>
+    /// Waits until no ring thread is left (fails after <paramref name="timeout"/>, 10 s by default). A ring thread
+    /// completes its Stopped task as its last managed act and only then exits, so right after a host has stopped
+    /// the OS may still list it for a moment; /proc offers no event to await, so this looks every 5 ms.
+    /// </summary>
+    public static async Task WaitForNoRingThreadsAsync(TimeSpan? timeout = null)
+    {
+        var deadline = DateTime.UtcNow + (timeout ?? TimeSpan.FromSeconds(10));
+        int count;
+        while ((count = RingThreadCount()) != 0)
+        {
+            if (DateTime.UtcNow > deadline)
+            {
+                Assert.Fail($"{count} ring thread(s) still run {(timeout ?? TimeSpan.FromSeconds(10)).TotalSeconds} s after their server stopped.");
+            }
+            await Task.Delay(5);
+        }
+    }
+
+    /// <summary>Waits until exactly <paramref name="expected"/> ring threads run (see <see cref="WaitForNoRingThreadsAsync"/>).</summary>
+    public static async Task WaitForRingThreadCountAsync(int expected, TimeSpan? timeout = null)
+    {
+        var deadline = DateTime.UtcNow + (timeout ?? TimeSpan.FromSeconds(10));
+        int count;
+        while ((count = RingThreadCount()) != expected)
+        {
+            if (DateTime.UtcNow > deadline)
+            {
+                Assert.Fail($"{count} ring thread(s) run; expected {expected}.");
+            }
+            await Task.Delay(5);
+        }
+    }
+
     public static int SocketFdCount() => Directory.GetFiles("/proc/self/fd")
         .Count(fd => (TryReadLink(fd) ?? "").StartsWith("socket:", StringComparison.Ordinal));
 
