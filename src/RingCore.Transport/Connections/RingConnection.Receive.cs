@@ -60,7 +60,6 @@ internal sealed partial class RingConnection
             if (result > 0 && !_receiveDone)
             {
                 _input.Writer.Write(_ring.Buffers.GetBuffer(bufferId, result));
-                BytesReceived += result;
                 _ring.Counters.BytesReceived += result;
             }
             _ring.Buffers.Recycle(bufferId);

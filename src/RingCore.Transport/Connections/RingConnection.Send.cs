@@ -30,10 +30,6 @@ internal sealed unsafe partial class RingConnection
     private int _pinnedSegmentCount;
     private MsgHdr* _msg;                           // msghdr followed by MaxSegmentsPerSend iovecs, made on first use
 
-    public long BytesReceived { get; private set; }
-
-    public long BytesSent { get; private set; }
-
     private ulong SendUserData => OperationTable.UserData(_token, OpSend);
 
     private void ReadOutput()
@@ -185,7 +181,6 @@ internal sealed unsafe partial class RingConnection
             return;
         }
 
-        BytesSent += result;
         _ring.Counters.BytesSent += result;
         _sendBuffer = _sendBuffer.Slice(result);
         if (!_sendBuffer.IsEmpty && _abortReason is null && !_closing)

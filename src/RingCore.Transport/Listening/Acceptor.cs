@@ -43,9 +43,6 @@ internal sealed unsafe class Acceptor : IRingOperationOwner
     /// <summary>Completes when the accept has ended for good (and the fd is closed, if owned).</summary>
     public Task Stopped => _stopped.Task;
 
-    /// <summary>Number of times accepting was paused because fds or memory ran out.</summary>
-    public int PauseCount { get; private set; }
-
     public void Start() => _ring.Post(static s => ((Acceptor)s!).StartOnRing(), this);
 
     public void Stop() => _ring.Post(static s => ((Acceptor)s!).StopOnRing(), this);
@@ -116,7 +113,6 @@ internal sealed unsafe class Acceptor : IRingOperationOwner
             case Errno.ENFILE:
             case Errno.ENOBUFS:
             case Errno.ENOMEM:
-                PauseCount++;
                 _ring.Counters.AcceptPauses++;
                 _log.AcceptPaused(_endPointName, PauseMilliseconds, Errno.Describe(errno));
                 if (!_acceptArmed && !_resumeArmed)

@@ -32,9 +32,6 @@ internal sealed class RingConnectionListener : IConnectionListener
 
     public EndPoint EndPoint { get; private set; }
 
-    /// <summary>Number of times accepting paused for lack of fds or memory (read on ring threads; approximate).</summary>
-    internal int AcceptPauseCount => _acceptors.Sum(a => a.PauseCount);
-
     /// <summary>Binds synchronously and starts accepting. The group must already be acquired.</summary>
     public static RingConnectionListener Bind(EndPoint endPoint, RingThreadGroup group, ConnectionSettings settings, int backlog)
     {

@@ -43,9 +43,6 @@ internal sealed class RingCoreTransportFactory : IConnectionListenerFactory, ICo
 
     internal RingThreadGroup Group => _group;
 
-    /// <summary>True once this factory has fallen back to Kestrel's Sockets transport.</summary>
-    internal bool UsingFallback => _fallback is not null;
-
     public bool CanBind(EndPoint endpoint) => endpoint switch
     {
         IPEndPoint ip => ip.AddressFamily is AddressFamily.InterNetwork or AddressFamily.InterNetworkV6,
