@@ -5,9 +5,10 @@ using RingCore.Transport.Ring;
 namespace RingCore.Transport.Connections;
 
 // Closing, ring thread only. Two ways in: the send side finishes (the application completed its output:
-// shutdown(2) sends FIN after the last byte), or Abort (operations are cancelled and the socket is closed with
-// SO_LINGER 0, which sends RST). Either way the fd is closed only after the final CQE of every operation on it,
-// so no completion can ever touch an fd number the kernel has handed to a new connection.
+// shutdown(2) sends FIN after the last byte), or Abort (pending output is dropped and operations are cancelled;
+// with a reason the socket is closed with SO_LINGER 0, which sends RST; Kestrel's Abort(null) gets a FIN, as with
+// its Sockets transport). Either way the fd is closed only after the final CQE of every operation on it, so no
+// completion can ever touch an fd number the kernel has handed to a new connection.
 internal sealed unsafe partial class RingConnection
 {
     private bool _closing;
