@@ -42,4 +42,10 @@ internal sealed partial class RingCoreLog
 
     [LoggerMessage(10, LogLevel.Warning, "Ring thread {Index} stopped with {Count} operation owner(s) still open after {Seconds} s; their memory stays pinned.")]
     public partial void RingStopTimedOut(int index, int count, int seconds);
+
+    [LoggerMessage(11, LogLevel.Warning, "Ring thread {Index} has been running application code for {Milliseconds} ms without returning to its ring: the {Owners} connection(s) and listener(s) on it are stalled. Request handlers run on the ring thread (ApplicationScheduling = Inline); if they block (synchronous waits on tasks, Thread.Sleep, long CPU work), set RingCoreTransportOptions.ApplicationScheduling = ThreadPool.")]
+    public partial void RingThreadStalled(int index, long milliseconds, int owners);
+
+    [LoggerMessage(12, LogLevel.Information, "Kestrel's AllowSynchronousIO is on, so RingCore runs application code on the thread pool (ApplicationScheduling = ThreadPool): a synchronous read or write on a ring thread would wait for that same thread.")]
+    public partial void SynchronousIoUsesThreadPool();
 }

@@ -44,9 +44,23 @@ public sealed class RingCoreTransportOptions
     public long? MaxWriteBufferSize { get; set; } = 64 * 1024;
 
     /// <summary>
-    /// Where the application's code runs when data arrives. Default: <see cref="RingCoreApplicationScheduling.ThreadPool"/>.
+    /// Where the application's code runs when data arrives. Default: <see cref="RingCoreApplicationScheduling.Inline"/>
+    /// (Kestrel's request processing runs on the ring thread: no thread hop per request). Use
+    /// <see cref="RingCoreApplicationScheduling.ThreadPool"/> when request handlers block their thread. When
+    /// Kestrel's AllowSynchronousIO is on, the transport uses ThreadPool whatever this says, because a synchronous
+    /// read or write on the ring thread would wait for that same thread.
     /// </summary>
-    public RingCoreApplicationScheduling ApplicationScheduling { get; set; } = RingCoreApplicationScheduling.ThreadPool;
+    public RingCoreApplicationScheduling ApplicationScheduling { get; set; } = RingCoreApplicationScheduling.Inline;
+
+    /// <summary>
+    /// Longest a ring thread waits to gather a batch of completions into one io_uring_enter under load. A ring
+    /// batches only while completions arrive quickly (at least 4 per wait); it then waits for as many as its last
+    /// wait found, or this long, whichever comes first, so many requests share one system call. Under light load
+    /// it waits for a single completion with no timeout, so a lone request never waits for company.
+    /// Trades up to this much added latency under load for fewer system calls; <see cref="TimeSpan.Zero"/> turns
+    /// batching off. Default: 500 µs. At most 10 ms.
+    /// </summary>
+    public TimeSpan CompletionBatchWait { get; set; } = TimeSpan.FromMicroseconds(500);
 
     /// <summary>Pins ring thread i to CPU i (modulo the CPU count). Default: false.</summary>
     public bool PinRingThreadsToCores { get; set; }
@@ -85,18 +99,25 @@ public sealed class RingCoreTransportOptions
         Check(Backlog >= 1, nameof(Backlog), Backlog, "must be at least 1");
         Check(MaxReadBufferSize is null or >= 0, nameof(MaxReadBufferSize), MaxReadBufferSize!, "must be null or non-negative");
         Check(MaxWriteBufferSize is null or >= 0, nameof(MaxWriteBufferSize), MaxWriteBufferSize!, "must be null or non-negative");
+        Check(CompletionBatchWait >= TimeSpan.Zero && CompletionBatchWait <= TimeSpan.FromMilliseconds(10), nameof(CompletionBatchWait), CompletionBatchWait, "must be between zero and 10 ms");
     }
 }
 
 /// <summary>Where application code (Kestrel's request processing) runs.</summary>
 public enum RingCoreApplicationScheduling
 {
-    /// <summary>On the .NET thread pool, as with Kestrel's Sockets transport. Safe for any application.</summary>
+    /// <summary>
+    /// On the .NET thread pool, as with Kestrel's Sockets transport: one thread hop (and often a wake-up) per
+    /// request each way, but a handler that blocks its thread stalls only itself. For applications that block.
+    /// </summary>
     ThreadPool,
 
     /// <summary>
-    /// Directly on the ring thread that received the data: no thread hop, fewer wake-ups, but application code
-    /// that blocks stalls every connection of that ring. For applications that never block.
+    /// Directly on the ring thread that received the data, until the handler's first await that does not complete
+    /// at once: no thread hop and no wake-up per request. Application code that blocks the thread (synchronous
+    /// waits on tasks, Thread.Sleep, long CPU work without an await) stalls every connection of that ring for as
+    /// long; the transport logs a warning (event 11) when a ring thread is held for more than a second.
+    /// The default.
     /// </summary>
     Inline,
 }

@@ -6,12 +6,12 @@ namespace RingCore.Transport.Connections;
 /// <summary>What every connection of a listener shares: memory, pipe shapes, scheduling and logging.</summary>
 internal sealed class ConnectionSettings
 {
-    public ConnectionSettings(RingCoreTransportOptions options, MemoryPool<byte> memoryPool, RingCoreLog log)
+    public ConnectionSettings(RingCoreTransportOptions options, RingCoreApplicationScheduling scheduling, MemoryPool<byte> memoryPool, RingCoreLog log)
     {
         MemoryPool = memoryPool;
         Log = log;
         NoDelay = options.NoDelay;
-        ApplicationScheduler = options.ApplicationScheduling == RingCoreApplicationScheduling.Inline ? PipeScheduler.Inline : PipeScheduler.ThreadPool;
+        ApplicationScheduler = scheduling == RingCoreApplicationScheduling.Inline ? PipeScheduler.Inline : PipeScheduler.ThreadPool;
         MaxReadBufferSize = options.MaxReadBufferSize ?? 0;
         MaxWriteBufferSize = options.MaxWriteBufferSize ?? 0;
         MinimumSegmentSize = Math.Min(4096, memoryPool.MaxBufferSize > 0 ? memoryPool.MaxBufferSize : 4096);

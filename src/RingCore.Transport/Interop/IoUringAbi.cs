@@ -123,3 +123,13 @@ internal struct KernelTimespec
     public long Seconds;
     public long Nanoseconds;
 }
+
+/// <summary>struct io_uring_getevents_arg (24 bytes): the argument of io_uring_enter with IORING_ENTER_EXT_ARG.</summary>
+[StructLayout(LayoutKind.Sequential, Size = 24)]
+internal struct IoUringGeteventsArg
+{
+    public ulong SigMask;     // user pointer to a sigset, 0 for none
+    public uint SigMaskSize;
+    public uint Pad;
+    public ulong Timeout;     // user pointer to a struct __kernel_timespec, 0 for none
+}

@@ -60,6 +60,7 @@ internal static class IoUringCqeFlags
 internal static class IoUringEnterFlags
 {
     public const uint GetEvents = 1u << 0;       // IORING_ENTER_GETEVENTS
+    public const uint ExtArg = 1u << 3;          // IORING_ENTER_EXT_ARG
     public const uint RegisteredRing = 1u << 4;  // IORING_ENTER_REGISTERED_RING
 }
 

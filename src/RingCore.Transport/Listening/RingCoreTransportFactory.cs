@@ -2,6 +2,7 @@ using System.Buffers;
 using System.Net;
 using System.Net.Sockets;
 using Microsoft.AspNetCore.Connections;
+using Microsoft.AspNetCore.Server.Kestrel.Core;
 using Microsoft.AspNetCore.Server.Kestrel.Transport.Sockets;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
@@ -107,10 +108,23 @@ internal sealed class RingCoreTransportFactory : IConnectionListenerFactory, ICo
                 // Kestrel's pinned block pool when the host has one (it is what its Sockets transport uses).
                 _memoryPool = _services.GetService<IMemoryPoolFactory<byte>>()?.Create(new MemoryPoolOptions { Owner = "ringcore" })
                     ?? MemoryPool<byte>.Shared;
-                _connectionSettings = new ConnectionSettings(_options, _memoryPool, _log);
+                _connectionSettings = new ConnectionSettings(_options, ChooseScheduling(), _memoryPool, _log);
             }
             return _connectionSettings;
         }
+    }
+
+    private RingCoreApplicationScheduling ChooseScheduling()
+    {
+        if (_options.ApplicationScheduling == RingCoreApplicationScheduling.Inline &&
+            _services.GetService<IOptions<KestrelServerOptions>>()?.Value.AllowSynchronousIO == true)
+        {
+            // A synchronous body read or write blocks its thread until the ring moves the bytes; on the ring
+            // thread itself that would never happen.
+            _log.SynchronousIoUsesThreadPool();
+            return RingCoreApplicationScheduling.ThreadPool;
+        }
+        return _options.ApplicationScheduling;
     }
 
     public ValueTask DisposeAsync()

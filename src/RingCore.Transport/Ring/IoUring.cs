@@ -224,10 +224,11 @@ internal sealed unsafe class IoUring : IDisposable
 
     /// <summary>
     /// One io_uring_enter: submits everything prepared and, when <paramref name="waitFor"/> &gt; 0, sleeps until
-    /// that many completions are ready. Retries EINTR; on EBUSY/EAGAIN (CQ overflow backlog or no memory) it
-    /// publishes what was reaped and returns, so the caller reaps before trying again.
+    /// that many completions are ready or, when <paramref name="timeoutNanoseconds"/> &gt; 0, until that much time
+    /// has passed (whichever comes first; a timeout is not an error). Retries EINTR; on EBUSY/EAGAIN (CQ overflow
+    /// backlog or no memory) it publishes what was reaped and returns, so the caller reaps before trying again.
     /// </summary>
-    public int SubmitAndWait(uint waitFor, bool getEvents = true)
+    public int SubmitAndWait(uint waitFor, bool getEvents = true, long timeoutNanoseconds = 0)
     {
         CheckOwner();
         Volatile.Write(ref *_sqTail, _sqeTail);
@@ -237,11 +238,27 @@ internal sealed unsafe class IoUring : IDisposable
             getEvents = true; // GETEVENTS flushes the kernel's overflow list into the CQ
         }
         uint flags = _enterFlags | (getEvents || waitFor > 0 ? IoUringEnterFlags.GetEvents : 0);
+
+        // A bounded wait passes its timeout through IORING_ENTER_EXT_ARG (FEAT_EXT_ARG, Linux 5.11).
+        KernelTimespec timeout = default;
+        IoUringGeteventsArg extArg = default;
+        nint argPointer = 0;
+        nint argSize = SigSetSize;
+        if (timeoutNanoseconds > 0 && waitFor > 0 && SupportsWaitTimeout)
+        {
+            timeout.Seconds = timeoutNanoseconds / 1_000_000_000;
+            timeout.Nanoseconds = timeoutNanoseconds % 1_000_000_000;
+            extArg.Timeout = (ulong)&timeout;
+            argPointer = (nint)(&extArg);
+            argSize = sizeof(IoUringGeteventsArg);
+            flags |= IoUringEnterFlags.ExtArg;
+        }
+
         while (true)
         {
             uint toSubmit = _sqeTail - Volatile.Read(ref *_sqHead);
             EnterCount++;
-            long rc = Libc.syscall(IoUringSyscall.Enter, _enterFd, (nint)toSubmit, (nint)waitFor, (nint)flags, 0, SigSetSize);
+            long rc = Libc.syscall(IoUringSyscall.Enter, _enterFd, (nint)toSubmit, (nint)waitFor, (nint)flags, argPointer, argSize);
             if (rc >= 0)
             {
                 SubmittedCount += rc;
@@ -252,6 +269,8 @@ internal sealed unsafe class IoUring : IDisposable
             {
                 case Errno.EINTR:
                     continue;
+                case Errno.ETIME:
+                    return 0; // the bounded wait ran out; nothing was submitted in this call
                 case Errno.EBUSY:
                 case Errno.EAGAIN:
                     PublishCqHead();
@@ -265,6 +284,9 @@ internal sealed unsafe class IoUring : IDisposable
             }
         }
     }
+
+    /// <summary>Whether <see cref="SubmitAndWait"/> can bound its wait with a timeout (IORING_FEAT_EXT_ARG).</summary>
+    public bool SupportsWaitTimeout => (Features & IoUringFeatures.ExtArg) != 0;
 
     /// <summary>
     /// Calls <paramref name="handler"/> for every ready CQE, in place, and advances the CQ head once per batch.

@@ -25,7 +25,9 @@ internal sealed unsafe class RingThread : PipeScheduler, ICqeHandler
     private readonly TaskCompletionSource _started = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private readonly TaskCompletionSource _stopped = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private readonly OperationTable _operations = new();
+    private readonly CompletionBatcher _batcher;
     private readonly Thread _thread;
+    private long _awayFromRingSince;   // Environment.TickCount64 when the loop last left io_uring_enter; 0 inside it
     private int _sleeping;
     private int _wakersInFlight;   // posters between seeing _sleeping and writing the eventfd
     private int _eventFd = -1;
@@ -43,6 +45,7 @@ internal sealed unsafe class RingThread : PipeScheduler, ICqeHandler
     {
         _settings = settings;
         _logger = logger;
+        _batcher = new CompletionBatcher(settings.CompletionBatchWaitNanoseconds);
         _thread = new Thread(Run) { IsBackground = true, Name = $"RingCore ring {settings.Index}" };
     }
 
@@ -53,6 +56,22 @@ internal sealed unsafe class RingThread : PipeScheduler, ICqeHandler
 
     /// <summary>The provided-buffer ring receives select from; only for use on this thread.</summary>
     public ProvidedBufferRing Buffers => _buffers!;
+
+    /// <summary>
+    /// How long the loop has been away from io_uring_enter (running CQE handlers, posted work and, with Inline
+    /// scheduling, application code), in milliseconds; 0 while it is in the kernel. Read by the stall watchdog.
+    /// </summary>
+    public long MillisecondsAwayFromRing(long now)
+    {
+        long since = Volatile.Read(ref _awayFromRingSince);
+        return since == 0 ? 0 : Math.Max(0, now - since);
+    }
+
+    /// <summary>The away-since stamp of the stall the watchdog last reported (watchdog use only).</summary>
+    internal long ReportedStall;
+
+    /// <summary>The current away-since stamp (0 while in the kernel).</summary>
+    internal long AwayFromRingSince => Volatile.Read(ref _awayFromRingSince);
 
     public bool IsCurrentThread => Environment.CurrentManagedThreadId == _thread.ManagedThreadId;
 
@@ -138,6 +157,7 @@ internal sealed unsafe class RingThread : PipeScheduler, ICqeHandler
         }
         finally
         {
+            Volatile.Write(ref _awayFromRingSince, 0); // a thread that is gone stalls nobody
             RingCoreMetrics.Retire(this);
             Teardown();
             _stopped.TrySetResult();
@@ -191,12 +211,15 @@ internal sealed unsafe class RingThread : PipeScheduler, ICqeHandler
                 }
             }
 
-            uint waitFor = 1;
+            uint toSubmit = Ring.PendingSubmissions;
+            bool batched = !_stopping && _batcher.IsBatching;
+            uint waitFor = batched ? Math.Min(_batcher.WaitFor(toSubmit), Ring.CqEntries / 2) : 1;
             if (!_workQueue.IsEmpty)
             {
                 waitFor = 0;
+                batched = false;
             }
-            else
+            else if (!batched)
             {
                 Interlocked.Exchange(ref _sleeping, 1);
                 if (!_workQueue.IsEmpty)
@@ -205,11 +228,19 @@ internal sealed unsafe class RingThread : PipeScheduler, ICqeHandler
                     waitFor = 0;
                 }
             }
+            // A batched wait is bounded by its timeout, so posters need not write the eventfd: their work runs
+            // when the wait ends.
 
-            Ring.SubmitAndWait(waitFor);
+            Volatile.Write(ref _awayFromRingSince, 0);
+            Ring.SubmitAndWait(waitFor, timeoutNanoseconds: batched ? _batcher.WaitNanoseconds : 0);
+            Volatile.Write(ref _awayFromRingSince, Environment.TickCount64);
             Volatile.Write(ref _sleeping, 0);
             int reaped = Ring.ReapCompletions(this);
             Buffers.Publish();
+            if (waitFor > 0)
+            {
+                _batcher.OnWaited(waitFor, toSubmit, reaped, batched);
+            }
             if (RingCoreMetrics.CqesPerEnter.Enabled)
             {
                 RingCoreMetrics.CqesPerEnter.Record(reaped);

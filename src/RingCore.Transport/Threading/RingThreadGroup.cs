@@ -14,6 +14,7 @@ internal sealed class RingThreadGroup
     private readonly RingCoreLog _log;
     private readonly Lock _lock = new();
     private RingThread[] _threads = [];
+    private RingStallWatchdog? _watchdog;
     private int _users;
     private int _nextForHandOff;
 
@@ -35,6 +36,7 @@ internal sealed class RingThreadGroup
                 try
                 {
                     _threads = StartThreads();
+                    _watchdog = new RingStallWatchdog(_threads, _log);
                 }
                 catch
                 {
@@ -57,6 +59,8 @@ internal sealed class RingThreadGroup
             }
             stopping = _threads;
             _threads = [];
+            _watchdog?.Dispose();
+            _watchdog = null;
         }
         await StopAsync(stopping).ConfigureAwait(false);
     }
@@ -88,6 +92,7 @@ internal sealed class RingThreadGroup
                     Ring = setup,
                     BufferRingEntries = _options.BufferRingSize,
                     BufferSize = _options.BufferSize,
+                    CompletionBatchWaitNanoseconds = (long)(_options.CompletionBatchWait.Ticks * (1_000_000_000 / TimeSpan.TicksPerSecond)),
                     Cpu = _options.PinRingThreadsToCores ? i % Environment.ProcessorCount : null,
                 }, _log.Logger));
             }

@@ -13,6 +13,9 @@ internal sealed record RingThreadSettings
 
     public int BufferSize { get; init; } = 16 * 1024;
 
+    /// <summary>Longest wait for a batch of completions under load, in nanoseconds; 0 turns batching off.</summary>
+    public long CompletionBatchWaitNanoseconds { get; init; }
+
     /// <summary>CPU to pin the thread to, or null for no affinity.</summary>
     public int? Cpu { get; init; }
 }

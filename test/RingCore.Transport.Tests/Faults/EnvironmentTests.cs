@@ -115,6 +115,7 @@ public sealed class EnvironmentTests
     [InlineData(nameof(RingCoreTransportOptions.RingThreadCount), 0, RingCoreUnavailableBehavior.Throw)]
     [InlineData(nameof(RingCoreTransportOptions.SubmissionQueueSize), 1000, RingCoreUnavailableBehavior.Throw)]
     [InlineData(nameof(RingCoreTransportOptions.BufferSize), 100, RingCoreUnavailableBehavior.Throw)]
+    [InlineData(nameof(RingCoreTransportOptions.CompletionBatchWait), 11_000, RingCoreUnavailableBehavior.Throw)]
     // A bad option is a configuration error, not an unavailable io_uring: it must not be hidden by the fallback.
     [InlineData(nameof(RingCoreTransportOptions.RingThreadCount), 0, RingCoreUnavailableBehavior.FallBackToSockets)]
     public async Task ABadOptionFailsStartupWithAnExceptionNamingIt(string option, int value, RingCoreUnavailableBehavior whenUnavailable)
@@ -136,12 +137,14 @@ public sealed class EnvironmentTests
                     case nameof(RingCoreTransportOptions.RingThreadCount): options.RingThreadCount = value; break;
                     case nameof(RingCoreTransportOptions.SubmissionQueueSize): options.SubmissionQueueSize = value; break;
                     case nameof(RingCoreTransportOptions.BufferSize): options.BufferSize = value; break;
+                    case nameof(RingCoreTransportOptions.CompletionBatchWait): options.CompletionBatchWait = TimeSpan.FromMicroseconds(value); break;
                     default: throw new ArgumentException($"unknown option {option}", nameof(option));
                 }
             })).WaitAsync(Timeout);
 
         Assert.Equal(option, error.ParamName);
-        Assert.Equal(value, error.ActualValue);
+        object expected = option == nameof(RingCoreTransportOptions.CompletionBatchWait) ? TimeSpan.FromMicroseconds(value) : value;
+        Assert.Equal(expected, error.ActualValue);
         Assert.Contains($"RingCoreTransportOptions.{option} ", error.Message);
         Assert.False(served);
         await ProcessResources.WaitForNoRingThreadsAsync();

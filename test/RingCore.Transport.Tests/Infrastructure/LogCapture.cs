@@ -18,6 +18,44 @@ public sealed class LogCapture : ILoggerProvider
     public IReadOnlyList<LogEntry> AtOrAbove(LogLevel level) =>
         Entries.Where(e => e.Level >= level && (e.Category.StartsWith("RingCore", StringComparison.Ordinal) || e.Category.StartsWith("Microsoft.AspNetCore.Server.Kestrel", StringComparison.Ordinal))).ToList();
 
+    /// <summary>Completes with the first entry (logged before or after the call) that matches <paramref name="match"/>.</summary>
+    public async Task<LogEntry> WaitForAsync(Func<LogEntry, bool> match, TimeSpan timeout)
+    {
+        var found = new TaskCompletionSource<LogEntry>(TaskCreationOptions.RunContinuationsAsynchronously);
+        void Check(LogEntry entry)
+        {
+            if (match(entry))
+            {
+                found.TrySetResult(entry);
+            }
+        }
+        Logged += Check;
+        try
+        {
+            foreach (LogEntry entry in Entries)
+            {
+                Check(entry);
+            }
+            return await found.Task.WaitAsync(timeout);
+        }
+        catch (TimeoutException)
+        {
+            throw new TimeoutException($"No matching log entry within {timeout}. Logged:{Environment.NewLine}{Dump()}");
+        }
+        finally
+        {
+            Logged -= Check;
+        }
+    }
+
+    private event Action<LogEntry>? Logged;
+
+    private void Add(LogEntry entry)
+    {
+        Entries.Enqueue(entry);
+        Logged?.Invoke(entry);
+    }
+
     public string Dump() => string.Join(Environment.NewLine, Entries.Select(e => e.ToString()));
 
     public sealed record LogEntry(string Category, LogLevel Level, EventId EventId, string Message, Exception? Exception)
@@ -32,6 +70,6 @@ public sealed class LogCapture : ILoggerProvider
         public bool IsEnabled(LogLevel logLevel) => true;
 
         public void Log<TState>(LogLevel logLevel, EventId eventId, TState state, Exception? exception, Func<TState, Exception?, string> formatter) =>
-            owner.Entries.Enqueue(new LogEntry(category, logLevel, eventId, formatter(state, exception), exception));
+            owner.Add(new LogEntry(category, logLevel, eventId, formatter(state, exception), exception));
     }
 }

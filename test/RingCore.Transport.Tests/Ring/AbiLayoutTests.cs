@@ -108,6 +108,9 @@ public class AbiLayoutTests
         Assert.Equal(16, Unsafe.SizeOf<KernelTimespec>());
         Assert.Equal(0, Offset<KernelTimespec>(nameof(KernelTimespec.Seconds)));
         Assert.Equal(8, Offset<KernelTimespec>(nameof(KernelTimespec.Nanoseconds)));
+        Assert.Equal(24, Unsafe.SizeOf<IoUringGeteventsArg>());
+        Assert.Equal(8, Offset<IoUringGeteventsArg>(nameof(IoUringGeteventsArg.SigMaskSize)));
+        Assert.Equal(16, Offset<IoUringGeteventsArg>(nameof(IoUringGeteventsArg.Timeout)));
     }
 
     [Fact]
@@ -173,6 +176,7 @@ public class AbiLayoutTests
         Assert.Equal(16, IoUringCqeFlags.BufferShift);
 
         Assert.Equal(1u << 0, IoUringEnterFlags.GetEvents);
+        Assert.Equal(1u << 3, IoUringEnterFlags.ExtArg);
         Assert.Equal(1u << 4, IoUringEnterFlags.RegisteredRing);
 
         Assert.Equal(1u << 1, IoUringSqRingFlags.CqOverflow);

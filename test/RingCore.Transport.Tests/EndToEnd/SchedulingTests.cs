@@ -1,0 +1,158 @@
+using System.Net.Http.Headers;
+using System.Security.Cryptography;
+using Microsoft.AspNetCore.Http;
+using Microsoft.Extensions.Logging;
+using RingCore.Transport.Tests.Infrastructure;
+
+namespace RingCore.Transport.Tests.EndToEnd;
+
+/// <summary>
+/// Where application code runs: on the ring thread by default (Inline), on the thread pool when asked or when
+/// Kestrel allows synchronous I/O; and what a user is told when a handler blocks a ring thread.
+/// </summary>
+[Collection(ServerCollection.Name)]
+public sealed class SchedulingTests
+{
+    private static readonly TimeSpan Timeout = TimeSpan.FromSeconds(20);
+    private const int RingThreadStalledEvent = 11;
+    private const int SynchronousIoUsesThreadPoolEvent = 12;
+
+    [Fact]
+    public async Task ByDefaultHandlersRunOnTheRingThreadAndOneThatBlocksItIsReportedOnce()
+    {
+        using var release = new ManualResetEventSlim();
+        var blocking = new TaskCompletionSource<string>(TaskCreationOptions.RunContinuationsAsynchronously);
+        await using var server = await RingServer.StartAsync(context =>
+        {
+            if (context.Request.Path == "/block")
+            {
+                blocking.TrySetResult(Thread.CurrentThread.Name ?? "(unnamed)");
+                release.Wait(Timeout); // the anti-pattern: a handler that blocks its thread
+            }
+            return context.Response.WriteAsync("done");
+        }, configureTransport: options => options.RingThreadCount = 1);
+
+        using var client = new HttpClient { BaseAddress = server.BaseAddress };
+        // The first request of a connection may start on the thread pool (Kestrel starts connections there and
+        // the data can already be waiting); the next one on the same connection arrives while its read is pending.
+        Assert.Equal("done", await client.GetStringAsync("/warm-up"));
+        Task<string> blocked = client.GetStringAsync("/block");
+        Assert.StartsWith("RingCore ring ", await blocking.Task.WaitAsync(Timeout), StringComparison.Ordinal);
+
+        LogCapture.LogEntry warning = await server.Logs.WaitForAsync(e => e.EventId.Id == RingThreadStalledEvent, Timeout);
+        Assert.Equal(LogLevel.Warning, warning.Level);
+        Assert.Contains("ApplicationScheduling = ThreadPool", warning.Message, StringComparison.Ordinal);
+
+        release.Set();
+        Assert.Equal("done", await blocked.WaitAsync(Timeout));
+        Assert.Equal("done", await client.GetStringAsync("/after")); // the ring serves again
+        Assert.Single(server.Logs.Entries, e => e.EventId.Id == RingThreadStalledEvent);
+    }
+
+    [Fact]
+    public async Task WithThreadPoolSchedulingABlockedHandlerStallsNobodyElse()
+    {
+        using var release = new ManualResetEventSlim();
+        var blocking = new TaskCompletionSource<string>(TaskCreationOptions.RunContinuationsAsynchronously);
+        await using var server = await RingServer.StartAsync(context =>
+        {
+            if (context.Request.Path == "/block")
+            {
+                blocking.TrySetResult(Thread.CurrentThread.Name ?? "(unnamed)");
+                release.Wait(Timeout);
+            }
+            return context.Response.WriteAsync("done");
+        }, configureTransport: options =>
+        {
+            options.RingThreadCount = 1;
+            options.ApplicationScheduling = RingCoreApplicationScheduling.ThreadPool;
+        });
+
+        using var blockedClient = new HttpClient { BaseAddress = server.BaseAddress };
+        using var otherClient = new HttpClient { BaseAddress = server.BaseAddress };
+        Task<string> blocked = blockedClient.GetStringAsync("/block");
+        Assert.DoesNotContain("RingCore ring", await blocking.Task.WaitAsync(Timeout), StringComparison.Ordinal);
+
+        // Another connection on the same (only) ring is served while the first handler still blocks.
+        Assert.Equal("done", await otherClient.GetStringAsync("/other").WaitAsync(Timeout));
+        Assert.False(blocked.IsCompleted);
+
+        release.Set();
+        Assert.Equal("done", await blocked.WaitAsync(Timeout));
+        Assert.DoesNotContain(server.Logs.Entries, e => e.EventId.Id == RingThreadStalledEvent);
+    }
+
+    [Fact]
+    public async Task WhenKestrelAllowsSynchronousIoHandlersRunOnTheThreadPoolAndSynchronousReadsComplete()
+    {
+        var threadNames = new List<string>();
+        await using var server = await RingServer.StartAsync(context =>
+        {
+            lock (threadNames)
+            {
+                threadNames.Add(Thread.CurrentThread.Name ?? "(unnamed)");
+            }
+            // Synchronous reads of a body that arrives in pieces: on a ring thread this would wait for itself.
+            using var hash = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
+            var buffer = new byte[8192];
+            int read;
+            while ((read = context.Request.Body.Read(buffer)) > 0)
+            {
+                hash.AppendData(buffer.AsSpan(0, read));
+            }
+            byte[] answer = System.Text.Encoding.ASCII.GetBytes(Convert.ToHexString(hash.GetHashAndReset()));
+            context.Response.ContentLength = answer.Length;
+            context.Response.Body.Write(answer);
+            return Task.CompletedTask;
+        }, configureTransport: options => options.RingThreadCount = 1,
+        configureKestrel: options =>
+        {
+            options.AllowSynchronousIO = true;
+            options.Listen(System.Net.IPAddress.Loopback, 0);
+        });
+
+        byte[] body = RandomNumberGenerator.GetBytes(1024 * 1024);
+        using (var client = new HttpClient { BaseAddress = server.BaseAddress, Timeout = Timeout })
+        {
+            for (int i = 0; i < 3; i++)
+            {
+                using var content = new StreamContent(new TrickleStream(body, chunk: 16 * 1024));
+                content.Headers.ContentType = new MediaTypeHeaderValue("application/octet-stream");
+                content.Headers.ContentLength = body.Length;
+                using HttpResponseMessage response = await client.PostAsync("/hash", content);
+                Assert.Equal(Convert.ToHexString(SHA256.HashData(body)), await response.Content.ReadAsStringAsync());
+            }
+        }
+        Assert.All(threadNames, name => Assert.DoesNotContain("RingCore ring", name, StringComparison.Ordinal));
+        await server.WaitForNoConnectionsAsync(); // HttpClient disposal closes the keep-alive connection
+
+        LogCapture.LogEntry info = await server.Logs.WaitForAsync(e => e.EventId.Id == SynchronousIoUsesThreadPoolEvent, Timeout);
+        Assert.Equal(LogLevel.Information, info.Level);
+    }
+
+    /// <summary>A request body that yields between chunks, so the server sees it arrive in pieces.</summary>
+    private sealed class TrickleStream(byte[] data, int chunk) : Stream
+    {
+        private int _position;
+
+        public override async ValueTask<int> ReadAsync(Memory<byte> buffer, CancellationToken cancellationToken = default)
+        {
+            await Task.Yield();
+            int n = Math.Min(Math.Min(chunk, buffer.Length), data.Length - _position);
+            data.AsMemory(_position, n).CopyTo(buffer);
+            _position += n;
+            return n;
+        }
+
+        public override int Read(byte[] buffer, int offset, int count) => throw new NotSupportedException();
+        public override bool CanRead => true;
+        public override bool CanSeek => false;
+        public override bool CanWrite => false;
+        public override long Length => data.Length;
+        public override long Position { get => _position; set => throw new NotSupportedException(); }
+        public override void Flush() { }
+        public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
+        public override void SetLength(long value) => throw new NotSupportedException();
+        public override void Write(byte[] buffer, int offset, int count) => throw new NotSupportedException();
+    }
+}
