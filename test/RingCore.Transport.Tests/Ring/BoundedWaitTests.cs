@@ -38,7 +38,6 @@ public class BoundedWaitTests
         // Nothing submitted: the kernel answers ETIME, which is not an error for the caller.
         Assert.Equal(0, ring.SubmitAndWait(1, timeoutNanoseconds: 1_000_000));
         Assert.False(ring.HasCompletions);
-        Assert.Equal(1, ring.EnterCount);
     }
 
     [Fact]
