@@ -5,7 +5,7 @@ namespace RingCore.BenchmarkRunner;
 
 public sealed record BenchmarkOptions
 {
-    public static readonly IReadOnlyList<string> KnownTransports = ["ringcore", "ringcore-threadpool", "sockets"];
+    public static readonly IReadOnlyList<string> KnownTransports = ["ringcore", "ringcore-inline", "sockets"];
 
     public int Rounds { get; init; } = 3;
     public int DurationSeconds { get; init; } = 10;
@@ -31,7 +31,7 @@ public sealed record BenchmarkOptions
           --warmup S            seconds of warm-up load per run, not measured (default 3)
           --scenarios a,b,...   plaintext64, plaintext1024, pipelined, json64, download, upload, idle10k,
                                 plaintext64-bombardier, or all (default all)
-          --transports a,b,...  ringcore, ringcore-threadpool, sockets (default: all three, in that order)
+          --transports a,b,...  ringcore, ringcore-inline, sockets (default: all three, in that order)
           --baseline NAME       the transport ratios are taken against (default sockets)
           --out PATH            Markdown report (default docs/benchmarks.md)
           --strace / --no-strace  strace -c -f cross-check of plaintext64, one run per transport (default on)

@@ -1,5 +1,5 @@
 // A TechEmpower-style app for trying RingCore and comparing it with Kestrel's Sockets transport.
-//   dotnet run -c Release --project samples/RingCore.SampleApp -- --urls http://127.0.0.1:5000 [--transport ringcore|ringcore-threadpool|sockets]
+//   dotnet run -c Release --project samples/RingCore.SampleApp -- --urls http://127.0.0.1:5000 [--transport ringcore|ringcore-inline|sockets]
 using System.Security.Cryptography;
 using RingCore.Transport;
 
@@ -12,15 +12,15 @@ string transport = builder.Configuration["transport"] ?? "ringcore";
 switch (transport)
 {
     case "ringcore":
-        builder.WebHost.UseRingCore(); // defaults: handlers run on the ring threads (ApplicationScheduling = Inline)
+        builder.WebHost.UseRingCore(); // defaults: handlers run on the thread pool (ApplicationScheduling = ThreadPool)
         break;
-    case "ringcore-threadpool":
-        builder.WebHost.UseRingCore(o => o.ApplicationScheduling = RingCoreApplicationScheduling.ThreadPool);
+    case "ringcore-inline":
+        builder.WebHost.UseRingCore(o => o.ApplicationScheduling = RingCoreApplicationScheduling.UnsafeInline); // opt-in, for comparison
         break;
     case "sockets":
         break; // Kestrel's default transport
     default:
-        Console.Error.WriteLine($"Unknown --transport '{transport}': use ringcore, ringcore-threadpool or sockets.");
+        Console.Error.WriteLine($"Unknown --transport '{transport}': use ringcore, ringcore-inline or sockets.");
         return 2;
 }
 builder.WebHost.ConfigureKestrel(o => o.Limits.MaxRequestBodySize = null);

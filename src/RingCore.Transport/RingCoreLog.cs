@@ -43,9 +43,15 @@ internal sealed partial class RingCoreLog
     [LoggerMessage(10, LogLevel.Warning, "Ring thread {Index} stopped with {Count} operation owner(s) still open after {Seconds} s; their memory stays pinned.")]
     public partial void RingStopTimedOut(int index, int count, int seconds);
 
-    [LoggerMessage(11, LogLevel.Warning, "Ring thread {Index} has been running application code for {Milliseconds} ms without returning to its ring: the {Owners} connection(s) and listener(s) on it are stalled. Request handlers run on the ring thread (ApplicationScheduling = Inline); if they block (synchronous waits on tasks, Thread.Sleep, long CPU work), set RingCoreTransportOptions.ApplicationScheduling = ThreadPool.")]
+    [LoggerMessage(11, LogLevel.Warning, "Ring thread {Index} has been running application code for {Milliseconds} ms without returning to its ring: the {Owners} connection(s) and listener(s) on it are stalled. Request handlers run on the ring thread because ApplicationScheduling = UnsafeInline; they block (synchronous waits on tasks, Thread.Sleep, long CPU work), so remove that setting to use the default, ThreadPool.")]
     public partial void RingThreadStalled(int index, long milliseconds, int owners);
 
     [LoggerMessage(12, LogLevel.Information, "Kestrel's AllowSynchronousIO is on, so RingCore runs application code on the thread pool (ApplicationScheduling = ThreadPool): a synchronous read or write on a ring thread would wait for that same thread.")]
     public partial void SynchronousIoUsesThreadPool();
+
+    [LoggerMessage(13, LogLevel.Error, "Connection {ConnectionId} failed inside the RingCore transport and was aborted; the other connections of its ring are not affected.")]
+    public partial void ConnectionFaulted(string connectionId, Exception exception);
+
+    [LoggerMessage(14, LogLevel.Warning, "Ring thread {Index} has spent {Milliseconds} ms in the transport's own work (completion handlers, posted work, logging) without returning to its ring: the {Owners} connection(s) and listener(s) on it are stalled. This is not application code; a blocking logging provider or a transport bug are the usual causes.")]
+    public partial void RingThreadStalledInTransport(int index, long milliseconds, int owners);
 }

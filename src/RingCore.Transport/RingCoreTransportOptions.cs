@@ -19,6 +19,9 @@ public sealed class RingCoreTransportOptions
 
     /// <summary>
     /// Receive buffers per ring thread in its provided-buffer ring (a power of two, at most 32768). Default: 256.
+    /// Kernels with incremental buffer consumption (Linux 6.12) fill each buffer with many receives, so 256 × 16 KiB
+    /// absorbs a burst of thousands of small requests; on older kernels each receive takes a whole buffer and
+    /// receivers that find the ring empty wait their turn (see docs/design.md).
     /// </summary>
     public int BufferRingSize { get; set; } = 256;
 
@@ -44,13 +47,14 @@ public sealed class RingCoreTransportOptions
     public long? MaxWriteBufferSize { get; set; } = 64 * 1024;
 
     /// <summary>
-    /// Where the application's code runs when data arrives. Default: <see cref="RingCoreApplicationScheduling.Inline"/>
-    /// (Kestrel's request processing runs on the ring thread: no thread hop per request). Use
-    /// <see cref="RingCoreApplicationScheduling.ThreadPool"/> when request handlers block their thread. When
-    /// Kestrel's AllowSynchronousIO is on, the transport uses ThreadPool whatever this says, because a synchronous
-    /// read or write on the ring thread would wait for that same thread.
+    /// Where the application's code runs when data arrives. Default:
+    /// <see cref="RingCoreApplicationScheduling.ThreadPool"/>, as with Kestrel's Sockets transport: a handler that
+    /// blocks its thread (sync-over-async, synchronous drivers, Thread.Sleep) holds only its own request.
+    /// <see cref="RingCoreApplicationScheduling.UnsafeInline"/> runs handlers on the ring thread (no thread hop) and
+    /// is only for applications known never to block. When Kestrel's AllowSynchronousIO is on, the transport uses
+    /// ThreadPool whatever this says, because a synchronous read on the ring thread would wait for that thread.
     /// </summary>
-    public RingCoreApplicationScheduling ApplicationScheduling { get; set; } = RingCoreApplicationScheduling.Inline;
+    public RingCoreApplicationScheduling ApplicationScheduling { get; set; } = RingCoreApplicationScheduling.ThreadPool;
 
     /// <summary>
     /// Longest a ring thread waits to gather a batch of completions into one io_uring_enter under load. A ring
@@ -80,6 +84,12 @@ public sealed class RingCoreTransportOptions
     /// <summary>Register each ring's fd with itself (IORING_REGISTER_RING_FDS, Linux 5.18). Default: true.</summary>
     public bool RegisterRingFd { get; set; } = true;
 
+    /// <summary>Ask for incremental buffer consumption (IOU_PBUF_RING_INC, Linux 6.12); tests turn it off. Default: true.</summary>
+    internal bool IncrementalBuffers { get; set; } = true;
+
+    /// <summary>Faults injected by tests; null in production.</summary>
+    internal Threading.RingTestHooks? TestHooks { get; set; }
+
     internal void Validate()
     {
         static void Check(bool ok, string name, object value, string rule)
@@ -107,19 +117,21 @@ public sealed class RingCoreTransportOptions
 public enum RingCoreApplicationScheduling
 {
     /// <summary>
-    /// On the .NET thread pool, as with Kestrel's Sockets transport: one thread hop (and often a wake-up) per
-    /// request each way, but a handler that blocks its thread stalls only itself. For applications that block.
+    /// On the .NET thread pool, as with Kestrel's Sockets transport: a handler that blocks its thread holds only its
+    /// own request, and every other connection keeps being served. The default.
     /// </summary>
     ThreadPool,
 
     /// <summary>
     /// Directly on the ring thread that received the data, until the handler's first await that does not complete
-    /// at once: no thread hop and no wake-up per request. Application code that blocks the thread (synchronous
-    /// waits on tasks, Thread.Sleep, long CPU work without an await) stalls every connection of that ring for as
-    /// long; the transport logs a warning (event 11) when a ring thread is held for more than a second.
-    /// The default.
+    /// at once: no thread hop per request. Unsafe, as Kestrel's UnsafePreferInlineScheduling: application code that
+    /// blocks the thread (a synchronous wait on a task, a synchronous driver, Thread.Sleep, long CPU work without
+    /// an await) stalls every connection of that ring for as long, and a synchronous wait for the request body
+    /// never ends, since the ring thread that would deliver it is the one waiting. The transport logs a warning
+    /// (event 11) when a ring thread is held by application code for more than a second. Only for applications
+    /// known never to block.
     /// </summary>
-    Inline,
+    UnsafeInline,
 }
 
 /// <summary>What happens when io_uring is unavailable.</summary>

@@ -1,5 +1,6 @@
 using System.Buffers;
 using System.IO.Pipelines;
+using RingCore.Transport.Threading;
 
 namespace RingCore.Transport.Connections;
 
@@ -11,7 +12,7 @@ internal sealed class ConnectionSettings
         MemoryPool = memoryPool;
         Log = log;
         NoDelay = options.NoDelay;
-        ApplicationScheduler = scheduling == RingCoreApplicationScheduling.Inline ? PipeScheduler.Inline : PipeScheduler.ThreadPool;
+        InlineApplicationCode = scheduling == RingCoreApplicationScheduling.UnsafeInline;
         MaxReadBufferSize = options.MaxReadBufferSize ?? 0;
         MaxWriteBufferSize = options.MaxWriteBufferSize ?? 0;
         MinimumSegmentSize = Math.Min(4096, memoryPool.MaxBufferSize > 0 ? memoryPool.MaxBufferSize : 4096);
@@ -23,7 +24,10 @@ internal sealed class ConnectionSettings
 
     public bool NoDelay { get; }
 
-    public PipeScheduler ApplicationScheduler { get; }
+    /// <summary>Application code runs on the ring thread (the UnsafeInline opt-in) instead of the thread pool.</summary>
+    public bool InlineApplicationCode { get; }
+
+    private PipeScheduler ApplicationScheduler(RingThread ring) => InlineApplicationCode ? ring.ApplicationScheduler : PipeScheduler.ThreadPool;
 
     public long MaxReadBufferSize { get; }
 
@@ -52,14 +56,14 @@ internal sealed class ConnectionSettings
     }
 
     /// <summary>Network → application. The ring thread writes and is told on it when a paused flush resumes.</summary>
-    public PipeOptions InputOptions(PipeScheduler ringThread) => new(
-        MemoryPool, readerScheduler: ApplicationScheduler, writerScheduler: ringThread,
+    public PipeOptions InputOptions(RingThread ringThread) => new(
+        MemoryPool, readerScheduler: ApplicationScheduler(ringThread), writerScheduler: ringThread,
         pauseWriterThreshold: MaxReadBufferSize, resumeWriterThreshold: MaxReadBufferSize / 2,
         minimumSegmentSize: MinimumSegmentSize, useSynchronizationContext: false);
 
     /// <summary>Application → network. The ring thread reads and is told on it when data is flushed.</summary>
-    public PipeOptions OutputOptions(PipeScheduler ringThread) => new(
-        MemoryPool, readerScheduler: ringThread, writerScheduler: ApplicationScheduler,
+    public PipeOptions OutputOptions(RingThread ringThread) => new(
+        MemoryPool, readerScheduler: ringThread, writerScheduler: ApplicationScheduler(ringThread),
         pauseWriterThreshold: MaxWriteBufferSize, resumeWriterThreshold: MaxWriteBufferSize / 2,
         minimumSegmentSize: MinimumSegmentSize, useSynchronizationContext: false);
 }

@@ -5,85 +5,112 @@ using RingCore.Transport.Ring;
 namespace RingCore.Transport.Connections;
 
 // Closing, ring thread only. Two ways in: the send side finishes (the application completed its output:
-// shutdown(2) sends FIN after the last byte), or Abort (pending output is dropped and operations are cancelled;
-// with a reason the socket is closed with SO_LINGER 0, which sends RST; Kestrel's Abort(null) gets a FIN, as with
-// its Sockets transport). Either way the fd is closed only after the final CQE of every operation on it, so no
-// completion can ever touch an fd number the kernel has handed to a new connection.
+// shutdown(2) sends FIN after the last byte), or Abort (the socket was already reset or shut down on the
+// aborting thread; here pending output is dropped and operations are cancelled). Either way the fd is released
+// only after the final CQE of every operation on it, so no completion can ever touch an fd number the kernel
+// has handed to a new connection. AfterEvent is the one place that decides the close is complete.
 internal sealed unsafe partial class RingConnection
 {
-    private bool _closing;
-    private bool _fdClosed;
+    private enum CloseState : byte
+    {
+        Open,
+        Closing,  // the socket is shut down or reset; waiting for the operations in flight to complete
+        Closed,   // the fd is released and the connection unregistered from its ring
+    }
+
+    private CloseState _close;
     private ConnectionAbortedException? _shutdownReason;
 
-    private void AbortOnRing()
+    private void OnAbortPosted()
     {
-        if (_fdClosed)
+        try
         {
-            return;
+            if (_receive == ReceiveState.Paused)
+            {
+                _input.Writer.CancelPendingFlush(); // wakes a receive paused by backpressure
+            }
+            BeginClose(null);
         }
-        if (Volatile.Read(ref _abortKind) == AbortWithFin)
+        finally
         {
-            _settings.Log.ConnectionWriteFin(ConnectionId, _abortReason!.Message);
+            AfterEvent();
         }
-        else
-        {
-            _settings.Log.ConnectionAborted(ConnectionId, _abortReason!.Message);
-        }
-        if (_flushPending)
-        {
-            _input.Writer.CancelPendingFlush(); // wakes a receive paused by backpressure
-        }
-        BeginClose(null);
     }
 
     private void BeginClose(Exception? error)
     {
-        if (_closing)
+        if (_close != CloseState.Open)
         {
             return;
         }
-        _closing = true;
+        _close = CloseState.Closing;
 
         if (Volatile.Read(ref _abortReason) is null)
         {
             // Graceful: the application completed its output and every byte has been handed to the kernel.
             _shutdownReason = error as ConnectionAbortedException
                 ?? new ConnectionAbortedException("The RingCore transport's send loop completed gracefully.", error!);
-            _settings.Log.ConnectionWriteFin(ConnectionId, _shutdownReason.Message);
             Libc.shutdown(_fd, Libc.SHUT_RDWR); // FIN; also ends the multishot recv with 0
+            _ring.Counters.OtherSyscalls++;
+            _settings.Log.ConnectionWriteFin(ConnectionId, _shutdownReason.Message);
         }
-        else if (Volatile.Read(ref _abortKind) == AbortWithFin)
-        {
-            Libc.shutdown(_fd, Libc.SHUT_RDWR); // Abort(null): graceful close, FIN (pending output was dropped)
-        }
-        else
-        {
-            var linger = new Linger { OnOff = 1, Seconds = 0 };
-            Libc.setsockopt(_fd, Libc.SOL_SOCKET, Libc.SO_LINGER, &linger, sizeof(Linger)); // close(2) will send RST
-        }
+        // Aborted: Abort already reset or shut down the socket on its own thread.
 
         CancelReceive();
-        if (_sendInFlight)
+        if (_send == SendState.Sending)
         {
             SqePrep.PrepCancel(ref _ring.Ring.GetSqe(), SendUserData, Threading.RingThread.IgnoredUserData);
         }
-        TryFinishClose();
     }
 
-    /// <summary>Closes the fd once nothing is in flight on it, then releases everything the connection holds.</summary>
-    private void TryFinishClose()
+    /// <summary>
+    /// Runs at the end of every event the ring delivers to this connection: once closing and nothing is in flight,
+    /// the fd is released and everything the connection holds is given back.
+    /// </summary>
+    private void AfterEvent()
     {
-        if (!_closing || _fdClosed || _receiveArmed || _sendInFlight)
+        if (_close != CloseState.Closing || _recvInFlight || _send == SendState.Sending)
         {
             return;
         }
-        _fdClosed = true;
-        Libc.close(_fd);
-        CompleteInput(null);
-        FreeSendResources();
+        _close = CloseState.Closed;
         _ring.Unregister(_token);
-        _ring.Counters.OtherSyscalls += 2; // shutdown or setsockopt(SO_LINGER), then close
+        _handle.Dispose(); // closes the fd, or lets the last cross-thread user close it
+        FreeSendResources();
+        _ring.Counters.OtherSyscalls++; // close
         _ring.Counters.ConnectionsClosed++;
+        try
+        {
+            CompleteInput(null);
+        }
+        finally
+        {
+            _settings.OnConnectionClosed();
+            _closed.TrySetResult();
+        }
+    }
+
+    /// <summary>
+    /// The ring is dead: no completion will arrive. Reset the socket, complete both pipes and signal everyone
+    /// waiting, so Kestrel sees the connection end. Send memory is not unpinned: the kernel may still read it.
+    /// </summary>
+    private void FailWithRing(Exception exception)
+    {
+        if (_close == CloseState.Closed)
+        {
+            return;
+        }
+        _close = CloseState.Closed;
+        var reason = new ConnectionAbortedException("The connection's io_uring failed.", exception);
+        Interlocked.CompareExchange(ref _abortKind, AbortWithRst, 0);
+        Interlocked.CompareExchange(ref _abortReason, reason, null);
+        _handle.TryEndNow(reset: true, IsTcp);
+        _handle.Dispose();
+        _receive = ReceiveState.Done;
+        _send = SendState.Done;
+        _input.Writer.Complete(Volatile.Read(ref _abortReason));
+        _output.Reader.Complete(reason);
+        FireConnectionClosed();
         _settings.OnConnectionClosed();
         _closed.TrySetResult();
     }

@@ -11,63 +11,87 @@ namespace RingCore.Transport.Connections;
 // Receive side, ring thread only. One multishot recv selects buffers from the ring thread's provided-buffer
 // ring; each completion's bytes are copied into the input pipe and the buffer goes straight back. When the
 // application falls behind (the flush does not complete) the recv is cancelled, and re-armed when the flush
-// completes, so a slow reader stops the socket instead of growing memory.
+// completes, so a slow reader stops the socket instead of growing memory. When the buffer ring is empty
+// (ENOBUFS) the connection waits in its ring's starvation queue and is re-armed when buffers are back.
 internal sealed partial class RingConnection
 {
+    /// <summary>Transient receive failures in a row (EAGAIN, EINTR, ENOMEM) after which the connection is failed.</summary>
+    private const int MaxTransientReceiveFailures = 8;
+
+    private enum ReceiveState : byte
+    {
+        Receiving,  // a multishot recv is wanted: in flight, or re-armed at the next opportunity
+        Starved,    // the buffer ring was empty: waiting in the ring's starvation queue
+        Paused,     // the input pipe is above its pause threshold: no recv until its flush completes
+        Done,       // the input pipe is completed: nothing more is received
+    }
+
     private readonly Action _onFlushCompleted;
     private ConfiguredValueTaskAwaitable<FlushResult>.ConfiguredValueTaskAwaiter _flushAwaiter;
-    private bool _receiveArmed;       // a multishot recv is in flight
-    private bool _receiveCancelSent;  // an ASYNC_CANCEL for it has been submitted
-    private bool _flushPending;       // the input pipe is above its pause threshold
-    private bool _unflushedInput;     // bytes written while a flush was pending
-    private bool _receiveDone;        // nothing more is received (input completed, or the application stopped reading)
-    private bool _inputCompleted;     // the input pipe's writer is completed
+    private ReceiveState _receive;
+    private bool _recvInFlight;       // the kernel holds our multishot recv (until a CQE without F_MORE)
+    private bool _recvCancelSent;     // an ASYNC_CANCEL for it has been submitted
+    private bool _unflushedInput;     // bytes written while the flush was pending
+    private int _transientReceiveFailures;
 
     private ulong ReceiveUserData => OperationTable.UserData(_token, OpRecv);
 
     private void ArmReceive()
     {
-        if (_receiveArmed || _receiveDone || _flushPending || _closing)
+        if (_recvInFlight || _receive != ReceiveState.Receiving || _close != CloseState.Open)
         {
             return;
         }
-        _receiveArmed = true;
-        _receiveCancelSent = false;
+        _recvInFlight = true;
+        _recvCancelSent = false;
         SqePrep.PrepRecvBufferSelect(ref _ring.Ring.GetSqe(), _fd, _ring.Buffers.GroupId, multishot: true, ReceiveUserData);
     }
 
     private void CancelReceive()
     {
-        if (_receiveArmed && !_receiveCancelSent)
+        if (_recvInFlight && !_recvCancelSent)
         {
-            _receiveCancelSent = true;
+            _recvCancelSent = true;
             SqePrep.PrepCancel(ref _ring.Ring.GetSqe(), ReceiveUserData, RingThread.IgnoredUserData);
+        }
+    }
+
+    private void ResumeAfterStarvation()
+    {
+        if (_receive == ReceiveState.Starved)
+        {
+            _receive = ReceiveState.Receiving;
+            ArmReceive();
         }
     }
 
     private void OnReceiveCompleted(int result, uint flags)
     {
-        bool more = (flags & IoUringCqeFlags.More) != 0;
-        if (!more)
+        // Bookkeeping first: nothing below may leave the in-flight state or a buffer wrong if it throws.
+        if ((flags & IoUringCqeFlags.More) == 0)
         {
-            _receiveArmed = false;
+            _recvInFlight = false;
         }
-
         if ((flags & IoUringCqeFlags.Buffer) != 0)
         {
-            ushort bufferId = ProvidedBufferRing.BufferIdOf(flags);
-            _ring.Buffers.OnTaken();
-            if (result > 0 && !_receiveDone)
+            try
             {
-                _input.Writer.Write(_ring.Buffers.GetBuffer(bufferId, result));
-                _ring.Counters.BytesReceived += result;
+                if (result > 0 && _receive != ReceiveState.Done)
+                {
+                    _input.Writer.Write(_ring.Buffers.Received(flags, result));
+                    _ring.Counters.BytesReceived += result;
+                }
             }
-            _ring.Buffers.Recycle(bufferId);
+            finally
+            {
+                _ring.Buffers.Release(flags, result);
+            }
         }
 
         if (result > 0)
         {
-            if (!_receiveDone)
+            _transientReceiveFailures = 0;
+            if (_receive != ReceiveState.Done)
             {
                 FlushInput();
             }
@@ -75,7 +99,7 @@ internal sealed partial class RingConnection
         else if (result == 0)
         {
             // Orderly shutdown by the peer, or our own shutdown(2) while closing.
-            if (!_closing)
+            if (_close == CloseState.Open)
             {
                 _settings.Log.ConnectionReadFin(ConnectionId);
             }
@@ -86,17 +110,9 @@ internal sealed partial class RingConnection
             OnReceiveError(-result);
         }
 
-        if (!_receiveArmed)
-        {
-            if (_closing)
-            {
-                TryFinishClose();
-            }
-            else
-            {
-                ArmReceive(); // multishot ended early (ENOBUFS, CQ pressure): carry on unless paused or done
-            }
-        }
+        // A multishot recv that ended without being finished by us is re-armed, unless paused, starved or done.
+        // The new SQE is submitted at the next enter, so this can never complete within the current reap.
+        ArmReceive();
     }
 
     private void OnReceiveError(int errno)
@@ -104,31 +120,49 @@ internal sealed partial class RingConnection
         switch (errno)
         {
             case Errno.ENOBUFS:
-                // Every provided buffer was in use; they are back by the end of this batch. Not an error.
-                _ring.Counters.BufferRingExhausted++;
+                // The buffer ring was empty: a ring-level condition, not this connection's error.
+                if (_receive == ReceiveState.Receiving && !_recvInFlight && _close == CloseState.Open)
+                {
+                    _receive = ReceiveState.Starved;
+                    _ring.AddStarved(this);
+                }
                 break;
             case Errno.ECANCELED:
                 // We cancelled it: backpressure (re-armed after the flush) or close.
                 break;
+            case Errno.EAGAIN:
+            case Errno.EINTR:
+            case Errno.ENOMEM:
+                // Transient: re-armed for the next enter, but not forever.
+                if (++_transientReceiveFailures > MaxTransientReceiveFailures)
+                {
+                    FailReceive(errno);
+                }
+                break;
             case Errno.ECONNRESET:
             case Errno.EPIPE:
-            case Errno.ENOTCONN when !_closing:
+            case Errno.ENOTCONN when _close == CloseState.Open:
                 _settings.Log.ConnectionReset(ConnectionId, Errno.Describe(errno));
                 CompleteInput(new ConnectionResetException($"The client reset the connection: {Errno.Describe(errno)}"));
                 break;
             default:
-                if (!_closing)
-                {
-                    _settings.Log.ConnectionError(ConnectionId, "recv: " + Errno.Describe(errno));
-                }
-                CompleteInput(_closing ? null : new ConnectionAbortedException($"recv failed: {Errno.Describe(errno)}"));
+                FailReceive(errno);
                 break;
         }
     }
 
+    private void FailReceive(int errno)
+    {
+        if (_close == CloseState.Open)
+        {
+            _settings.Log.ConnectionError(ConnectionId, "recv: " + Errno.Describe(errno));
+        }
+        CompleteInput(_close != CloseState.Open ? null : new ConnectionAbortedException($"recv failed: {Errno.Describe(errno)}"));
+    }
+
     private void FlushInput()
     {
-        if (_flushPending)
+        if (_receive == ReceiveState.Paused)
         {
             _unflushedInput = true;
             return;
@@ -140,7 +174,7 @@ internal sealed partial class RingConnection
             return;
         }
         // Backpressure: stop the multishot recv until the application has read enough.
-        _flushPending = true;
+        _receive = ReceiveState.Paused;
         CancelReceive();
         _flushAwaiter = flush.ConfigureAwait(false).GetAwaiter();
         _flushAwaiter.UnsafeOnCompleted(_onFlushCompleted); // runs on this ring thread: it is the writer's scheduler
@@ -148,28 +182,40 @@ internal sealed partial class RingConnection
 
     private void OnFlushCompleted()
     {
-        _flushPending = false;
-        FlushResult result;
         try
         {
-            result = _flushAwaiter.GetResult();
+            FlushResult result;
+            try
+            {
+                result = _flushAwaiter.GetResult();
+            }
+            catch (Exception ex)
+            {
+                _flushAwaiter = default;
+                CompleteInput(new ConnectionAbortedException("Flushing the input pipe failed.", ex));
+                return;
+            }
+            _flushAwaiter = default;
+            if (_receive == ReceiveState.Paused)
+            {
+                _receive = ReceiveState.Receiving;
+            }
+            OnFlushed(result);
         }
         catch (Exception ex)
         {
-            CompleteInput(new ConnectionAbortedException("Flushing the input pipe failed.", ex));
+            ((IRingOperationOwner)this).OnFault(ex);
             return;
         }
-        _flushAwaiter = default;
-        OnFlushed(result);
-        if (_closing)
+        finally
         {
-            TryFinishClose();
+            AfterEvent();
         }
     }
 
     private void OnFlushed(FlushResult result)
     {
-        if (_inputCompleted)
+        if (_receive == ReceiveState.Done)
         {
             return; // completed while this flush was pending (abort, reset, close)
         }
@@ -179,7 +225,7 @@ internal sealed partial class RingConnection
             CompleteInput(null);
             return;
         }
-        if (_unflushedInput && !_receiveDone)
+        if (_unflushedInput)
         {
             _unflushedInput = false;
             FlushInput();
@@ -191,18 +237,18 @@ internal sealed partial class RingConnection
     /// <summary>Completes the input pipe once; an abort reason, once set, wins over the error seen here.</summary>
     private void CompleteInput(Exception? error)
     {
-        if (_inputCompleted)
+        if (_receive == ReceiveState.Done)
         {
             return;
         }
-        _receiveDone = true;
-        _inputCompleted = true;
+        bool flushPending = _receive == ReceiveState.Paused;
+        _receive = ReceiveState.Done;
         CancelReceive();
-        if (_flushPending)
+        if (flushPending)
         {
             _input.Writer.CancelPendingFlush();
         }
-        _input.Writer.Complete(_abortReason ?? _shutdownReason ?? error);
+        _input.Writer.Complete(Volatile.Read(ref _abortReason) ?? _shutdownReason ?? error);
         FireConnectionClosed();
     }
 }

@@ -18,13 +18,23 @@ internal sealed unsafe partial class RingConnection
 {
     private const int MaxSegmentsPerSend = 64;
 
+    /// <summary>Transient send failures in a row (EAGAIN, EINTR, ENOMEM, ENOBUFS, zero bytes) after which the send side fails.</summary>
+    private const int MaxTransientSendFailures = 8;
+
+    private enum SendState : byte
+    {
+        Reading,  // waiting for (or handling) a read of the output pipe
+        Sending,  // one send is in the kernel
+        Done,     // the output reader is completed: nothing more is sent
+    }
+
     private readonly Action _onOutputReadCompleted;
     private ConfiguredValueTaskAwaitable<ReadResult>.ConfiguredValueTaskAwaiter _readAwaiter;
     private ReadOnlySequence<byte> _sendBuffer;     // what is left to send of the last read
     private SequencePosition _sendBufferEnd;        // end of the last read, for AdvanceTo
     private bool _outputCompletedAfterSend;         // the last read said the application completed the output
-    private bool _sendInFlight;
-    private bool _sendDone;
+    private SendState _send;
+    private int _transientSendFailures;
     private MemoryHandle _pinnedSingle;
     private MemoryHandle[]? _pinnedSegments;
     private int _pinnedSegmentCount;
@@ -34,7 +44,7 @@ internal sealed unsafe partial class RingConnection
 
     private void ReadOutput()
     {
-        while (!_sendDone)
+        while (_send == SendState.Reading)
         {
             ValueTask<ReadResult> read = _output.Reader.ReadAsync();
             if (!read.IsCompleted)
@@ -52,27 +62,39 @@ internal sealed unsafe partial class RingConnection
 
     private void OnOutputReadCompleted()
     {
-        ReadResult result;
         try
         {
-            result = _readAwaiter.GetResult();
+            ReadResult result;
+            try
+            {
+                result = _readAwaiter.GetResult();
+            }
+            catch (Exception ex)
+            {
+                _readAwaiter = default;
+                EndSend(new ConnectionAbortedException("Reading the output pipe failed.", ex));
+                return;
+            }
+            _readAwaiter = default;
+            if (OnOutputRead(result))
+            {
+                ReadOutput();
+            }
         }
         catch (Exception ex)
         {
-            EndSend(new ConnectionAbortedException("Reading the output pipe failed.", ex));
-            return;
+            ((IRingOperationOwner)this).OnFault(ex);
         }
-        _readAwaiter = default;
-        if (OnOutputRead(result))
+        finally
         {
-            ReadOutput();
+            AfterEvent();
         }
     }
 
     /// <summary>Handles one read of the output; returns true when the caller should read again at once.</summary>
     private bool OnOutputRead(ReadResult result)
     {
-        if (result.IsCanceled || _abortReason is not null)
+        if (result.IsCanceled || Volatile.Read(ref _abortReason) is not null || _close != CloseState.Open)
         {
             // Abort: pending output is dropped.
             _output.Reader.AdvanceTo(result.Buffer.Start);
@@ -134,7 +156,7 @@ internal sealed unsafe partial class RingConnection
             *_msg = new MsgHdr { Iov = iov, IovLen = (nuint)count };
             SqePrep.PrepSendMsg(ref sqe, _fd, _msg, Libc.MSG_NOSIGNAL, SendUserData);
         }
-        _sendInFlight = true;
+        _send = SendState.Sending;
     }
 
     private void UnpinSendBuffers()
@@ -151,15 +173,28 @@ internal sealed unsafe partial class RingConnection
 
     private void OnSendCompleted(int result)
     {
-        _sendInFlight = false;
+        // Bookkeeping first: the kernel is done with the bytes, whatever happens below.
+        _send = SendState.Reading;
         UnpinSendBuffers();
+        bool aborted = Volatile.Read(ref _abortReason) is not null || _close != CloseState.Open;
+
+        if (result < 0 && !aborted && IsTransientSendError(-result) || result == 0 && !aborted)
+        {
+            // Nothing was sent, for a reason that may pass: send the same bytes again at the next enter.
+            if (++_transientSendFailures <= MaxTransientSendFailures)
+            {
+                SubmitSend();
+                return;
+            }
+            result = result == 0 ? -Errno.EIO : result;
+        }
 
         if (result < 0)
         {
             int errno = -result;
             Exception? error = null;
             Exception? outputError = null;
-            if (_abortReason is null && errno != Errno.ECANCELED)
+            if (!aborted && errno != Errno.ECANCELED)
             {
                 if (errno is Errno.ECONNRESET or Errno.EPIPE)
                 {
@@ -181,22 +216,25 @@ internal sealed unsafe partial class RingConnection
             return;
         }
 
+        _transientSendFailures = 0;
         _ring.Counters.BytesSent += result;
         _sendBuffer = _sendBuffer.Slice(result);
-        if (!_sendBuffer.IsEmpty && _abortReason is null && !_closing)
+        if (!_sendBuffer.IsEmpty && !aborted)
         {
             SubmitSend(); // short send (or more segments than one sendmsg takes): continue with the rest
             return;
         }
         _output.Reader.AdvanceTo(_sendBufferEnd);
         _sendBuffer = default;
-        if (_outputCompletedAfterSend || _abortReason is not null || _closing)
+        if (_outputCompletedAfterSend || aborted)
         {
             EndSend(null);
             return;
         }
         ReadOutput();
     }
+
+    private static bool IsTransientSendError(int errno) => errno is Errno.EAGAIN or Errno.EINTR or Errno.ENOMEM or Errno.ENOBUFS;
 
     /// <summary>The send side is finished: complete the output reader with <paramref name="error"/> and close the socket.</summary>
     private void EndSend(Exception? error) => EndSend(error, error);
@@ -207,16 +245,13 @@ internal sealed unsafe partial class RingConnection
     /// </summary>
     private void EndSend(Exception? error, Exception? outputError)
     {
-        if (_sendDone)
+        if (_send == SendState.Done)
         {
             return;
         }
-        _sendDone = true;
+        _send = SendState.Done;
         _output.Reader.Complete(outputError);
         BeginClose(error);
-        // When the close had already begun (Abort while a send was in flight), this send's completion may be the
-        // last thing it was waiting for: BeginClose returns at once then, so finish the close from here.
-        TryFinishClose();
     }
 
     private void FreeSendResources()

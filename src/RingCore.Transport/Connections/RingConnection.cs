@@ -12,10 +12,19 @@ namespace RingCore.Transport.Connections;
 
 /// <summary>
 /// One accepted socket served by one ring thread for its whole life. This file is the face Kestrel sees
-/// (ConnectionContext and its features, Abort, DisposeAsync); the ring-side work is in
-/// RingConnection.Receive.cs, RingConnection.Send.cs and RingConnection.Close.cs, and runs on the ring thread.
+/// (ConnectionContext and its features, Abort, DisposeAsync) and the dispatch of ring events; the ring-side work
+/// is in RingConnection.Receive.cs, RingConnection.Send.cs and RingConnection.Close.cs.
 /// </summary>
-internal sealed partial class RingConnection : ConnectionContext, IRingOperationOwner,
+/// <remarks>
+/// State, all owned by the ring thread except where noted:
+/// - receive: <see cref="ReceiveState"/> (what we want) plus <c>_recvInFlight</c> (the kernel holds our recv);
+/// - send: <see cref="SendState"/> (Sending means one send is in the kernel);
+/// - close: <see cref="CloseState"/>; the fd is released only in Closing with nothing in flight, and that is
+///   checked in one place, <see cref="AfterEvent"/>, at the end of every event the ring delivers to us;
+/// - abort (any thread): <c>_abortKind</c> then <c>_abortReason</c>, set once; the socket is reset or shut down
+///   on the calling thread at once, through the reference-counted <see cref="RingSocketHandle"/>.
+/// </remarks>
+internal sealed partial class RingConnection : ConnectionContext, IRingOperationOwner, IStarvedReceiver,
     IConnectionIdFeature, IConnectionTransportFeature, IConnectionItemsFeature, IMemoryPoolFeature,
     IConnectionLifetimeFeature, IConnectionEndPointFeature, IConnectionSocketFeature
 {
@@ -32,24 +41,27 @@ internal sealed partial class RingConnection : ConnectionContext, IRingOperation
     private readonly CancellationTokenSource _connectionClosedTokenSource = new();
     private readonly TaskCompletionSource _closed = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private readonly ulong _token;
-    private readonly int _fd;
+    private readonly RingSocketHandle _handle;
+    private readonly int _fd;                           // _handle's fd, for SQEs; valid until the close completes
     private IFeatureCollection? _features;
     private IDictionary<object, object?>? _items;
     private Socket? _socket;
     private ConnectionAbortedException? _abortReason;   // set once, from any thread; wins over later errors
     private int _abortKind;                             // AbortWithRst or AbortWithFin, set (once) before _abortReason
     private int _connectionClosedFired;
+    private int _faulted;
 
     /// <summary>Creates the connection on its ring thread and starts receiving and sending.</summary>
     public RingConnection(RingThread ring, int fd, AddressFamily family, ConnectionSettings settings)
     {
         _ring = ring;
         _fd = fd;
+        _handle = new RingSocketHandle(fd);
         _family = family;
         _settings = settings;
         ConnectionId = ConnectionIdGenerator.Next();
 
-        if (settings.NoDelay && family is AddressFamily.InterNetwork or AddressFamily.InterNetworkV6)
+        if (settings.NoDelay && IsTcp)
         {
             int one = 1;
             unsafe { Libc.setsockopt(fd, Libc.IPPROTO_TCP, Libc.TCP_NODELAY, &one, sizeof(int)); }
@@ -99,11 +111,36 @@ internal sealed partial class RingConnection : ConnectionContext, IRingOperation
     /// <summary>Completes when the socket is closed and no operation of it is in flight.</summary>
     internal Task Closed => _closed.Task;
 
+    private bool IsTcp => _family is AddressFamily.InterNetwork or AddressFamily.InterNetworkV6;
+
     /// <summary>
-    /// A Socket over the same fd that does not own it, for reading and setting socket options. Disposing it
-    /// does not close the connection.
+    /// A Socket for reading and setting socket options. It owns a duplicate of the connection's fd, so it can
+    /// never reach another file that later gets the connection's fd number; disposing it does not close the
+    /// connection. Throws <see cref="ObjectDisposedException"/> once the connection's socket is closed.
     /// </summary>
-    public Socket Socket => _socket ??= new Socket(new SafeSocketHandle(_fd, ownsHandle: false));
+    public Socket Socket
+    {
+        get
+        {
+            if (Volatile.Read(ref _socket) is Socket existing)
+            {
+                return existing;
+            }
+            int duplicate = _handle.TryDuplicate();
+            if (duplicate < 0)
+            {
+                throw new ObjectDisposedException(nameof(Socket), $"Connection {ConnectionId} is closed.");
+            }
+            var socket = new Socket(new SafeSocketHandle(duplicate, ownsHandle: true));
+            Socket? winner = Interlocked.CompareExchange(ref _socket, socket, null);
+            if (winner is not null)
+            {
+                socket.Dispose();
+                return winner;
+            }
+            return socket;
+        }
+    }
 
     private IFeatureCollection CreateFeatures()
     {
@@ -121,18 +158,37 @@ internal sealed partial class RingConnection : ConnectionContext, IRingOperation
     /// <summary>
     /// Closes the connection and drops pending output. With a reason the socket is reset (RST); without one
     /// (Kestrel's Abort(null), e.g. after the client's FIN) it is closed gracefully (FIN), as Kestrel's Sockets
-    /// transport does. Idempotent, thread-safe, never throws.
+    /// transport does. Takes effect on the socket at once, from the calling thread, even while the ring thread is
+    /// busy; the ring finishes the bookkeeping. Idempotent, thread-safe, never throws.
     /// </summary>
     public override void Abort(ConnectionAbortedException abortReason)
     {
-        if (Interlocked.CompareExchange(ref _abortKind, abortReason is null ? AbortWithFin : AbortWithRst, 0) != 0)
+        bool reset = abortReason is not null;
+        if (Interlocked.CompareExchange(ref _abortKind, reset ? AbortWithRst : AbortWithFin, 0) != 0)
         {
             return;
         }
-        Volatile.Write(ref _abortReason, abortReason ?? new ConnectionAbortedException("The connection was closed by the application."));
+        ConnectionAbortedException reason = abortReason ?? new ConnectionAbortedException("The connection was closed by the application.");
+        Volatile.Write(ref _abortReason, reason);
+        try
+        {
+            if (reset)
+            {
+                _settings.Log.ConnectionAborted(ConnectionId, reason.Message);
+            }
+            else
+            {
+                _settings.Log.ConnectionWriteFin(ConnectionId, reason.Message);
+            }
+        }
+        catch
+        {
+            // A logging provider that throws must not stop an abort.
+        }
+        _handle.TryEndNow(reset, IsTcp);
         // Ends a ReadAsync of the output that is waiting (or the next one).
         _output.Reader.CancelPendingRead();
-        _ring.Post(static s => ((RingConnection)s!).AbortOnRing(), this);
+        _ring.Post(static s => ((RingConnection)s!).OnAbortPosted(), this);
     }
 
     public override void Abort() => Abort(new ConnectionAbortedException("The connection was aborted by the application via ConnectionContext.Abort()."));
@@ -143,7 +199,7 @@ internal sealed partial class RingConnection : ConnectionContext, IRingOperation
         _input.Reader.Complete();
         _output.Writer.Complete();
         await _closed.Task.ConfigureAwait(false);
-        _socket?.Dispose();
+        Volatile.Read(ref _socket)?.Dispose();
     }
 
     void IRingOperationOwner.OnCompletion(byte operation, int result, uint flags)
@@ -157,10 +213,65 @@ internal sealed partial class RingConnection : ConnectionContext, IRingOperation
                 OnSendCompleted(result);
                 break;
         }
+        AfterEvent();
     }
 
     void IRingOperationOwner.OnRingStopping() =>
         Abort(new ConnectionAbortedException("The RingCore transport is shutting down."));
+
+    void IStarvedReceiver.ResumeReceive()
+    {
+        try
+        {
+            ResumeAfterStarvation();
+        }
+        catch (Exception ex)
+        {
+            ((IRingOperationOwner)this).OnFault(ex);
+        }
+    }
+
+    /// <summary>
+    /// An exception escaped one of this connection's handlers: end this connection (logged once), leave every
+    /// other connection of the ring alone. The in-flight bookkeeping was updated before anything that can throw,
+    /// so the close still waits for exactly the operations the kernel holds.
+    /// </summary>
+    void IRingOperationOwner.OnFault(Exception exception)
+    {
+        if (Interlocked.Exchange(ref _faulted, 1) == 0)
+        {
+            try
+            {
+                _settings.Log.ConnectionFaulted(ConnectionId, exception);
+            }
+            catch
+            {
+                // The logging provider may be what threw in the first place.
+            }
+        }
+        Abort(new ConnectionAbortedException("The connection failed inside the RingCore transport.", exception));
+        try
+        {
+            BeginClose(null);
+            AfterEvent();
+        }
+        catch
+        {
+            // Nothing more can be done on this ring for this connection; the others carry on.
+        }
+    }
+
+    void IRingOperationOwner.OnRingFailed(Exception exception)
+    {
+        try
+        {
+            FailWithRing(exception);
+        }
+        catch
+        {
+            // The ring is going away; every other owner must still be told.
+        }
+    }
 
     /// <summary>Fires ConnectionClosed once, on the thread pool, never inline.</summary>
     private void FireConnectionClosed()

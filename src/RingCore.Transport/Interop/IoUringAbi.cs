@@ -83,7 +83,7 @@ internal struct IoUringBufReg
     public ulong RingAddr;
     public uint RingEntries;
     public ushort Bgid;
-    public ushort Pad;
+    public ushort Flags;   // "pad" in the 6.1 header; flags (IOU_PBUF_RING_*) since Linux 6.4
     public ulong Resv0, Resv1, Resv2;
 }
 

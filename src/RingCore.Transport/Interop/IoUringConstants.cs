@@ -1,7 +1,7 @@
 namespace RingCore.Transport.Interop;
 
 // Values copied from the kernel's include/uapi/linux/io_uring.h (and nowhere else).
-// Only what this transport uses is listed.
+// Only what this transport uses is listed. Newer than the 6.1 header: the kernel version that added a value is noted.
 
 internal static class IoUringSetupFlags
 {
@@ -54,6 +54,7 @@ internal static class IoUringCqeFlags
     public const uint More = 1u << 1;            // IORING_CQE_F_MORE
     public const uint SockNonEmpty = 1u << 2;    // IORING_CQE_F_SOCK_NONEMPTY
     public const uint Notif = 1u << 3;           // IORING_CQE_F_NOTIF
+    public const uint BufMore = 1u << 4;         // IORING_CQE_F_BUF_MORE (Linux 6.12 uapi header)
     public const int BufferShift = 16;           // IORING_CQE_BUFFER_SHIFT
 }
 
@@ -85,6 +86,11 @@ internal static class IoUringRegisterOp
     public const uint UnregisterRingFds = 21;    // IORING_UNREGISTER_RING_FDS
     public const uint RegisterPbufRing = 22;     // IORING_REGISTER_PBUF_RING
     public const uint UnregisterPbufRing = 23;   // IORING_UNREGISTER_PBUF_RING
+}
+
+internal static class IoUringPbufRingFlags
+{
+    public const ushort Incremental = 2;         // IOU_PBUF_RING_INC (Linux 6.12 uapi header)
 }
 
 internal static class IoUringOpFlags

@@ -57,6 +57,13 @@ internal static unsafe partial class Libc
     public static partial int shutdown(int fd, int how);
 
     [LibraryImport(Lib, SetLastError = true)]
+    public static partial int connect(int fd, byte* addr, int addrlen);
+
+    /// <summary>fcntl with one int argument (F_DUPFD_CLOEXEC); the variadic argument is passed as an int.</summary>
+    [LibraryImport(Lib, SetLastError = true)]
+    public static partial int fcntl(int fd, int cmd, int arg);
+
+    [LibraryImport(Lib, SetLastError = true)]
     public static partial int socketpair(int domain, int type, int protocol, int* sv);
 
     [LibraryImport(Lib, SetLastError = true)]
@@ -78,11 +85,12 @@ internal static unsafe partial class Libc
     public const int EFD_CLOEXEC = 0x80000, EFD_NONBLOCK = 0x800;
     public const int O_CLOEXEC = 0x80000, O_NONBLOCK = 0x800;
 
-    public const int AF_UNIX = 1, AF_INET = 2, AF_INET6 = 10;
+    public const int AF_UNSPEC = 0, AF_UNIX = 1, AF_INET = 2, AF_INET6 = 10;
     public const int SOCK_STREAM = 1, SOCK_NONBLOCK = 0x800, SOCK_CLOEXEC = 0x80000;
     public const int SOL_SOCKET = 1, IPPROTO_TCP = 6, IPPROTO_IPV6 = 41;
     public const int SO_REUSEADDR = 2, SO_TYPE = 3, SO_ERROR = 4, SO_SNDBUF = 7, SO_RCVBUF = 8, SO_LINGER = 13, SO_REUSEPORT = 15, SO_ACCEPTCONN = 30, SO_DOMAIN = 39;
     public const int TCP_NODELAY = 1;
+    public const int F_DUPFD_CLOEXEC = 1030;
     public const int IPV6_V6ONLY = 26;
     public const int SHUT_RD = 0, SHUT_WR = 1, SHUT_RDWR = 2;
     public const int MSG_NOSIGNAL = 0x4000, MSG_WAITALL = 0x100, MSG_DONTWAIT = 0x40;

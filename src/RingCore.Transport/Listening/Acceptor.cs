@@ -1,4 +1,5 @@
 using System.Runtime.InteropServices;
+using RingCore.Transport.Connections;
 using RingCore.Transport.Interop;
 using RingCore.Transport.Ring;
 using RingCore.Transport.Threading;
@@ -7,17 +8,24 @@ namespace RingCore.Transport.Listening;
 
 /// <summary>
 /// One multishot accept on one listening fd, owned by one ring thread. Errors that concern one connection are
-/// skipped; running out of fds or memory pauses accepting for a moment (a ring timeout, not a spin) while
-/// existing connections go on being served. Stopping cancels the accept and, when this acceptor owns the
-/// listening fd, closes it after the final CQE.
+/// skipped; running out of fds or memory, or any error that keeps repeating, pauses accepting for a while (a
+/// ring timeout that doubles while the error persists, one warning per streak, never a spin) while existing
+/// connections go on being served. Stopping cancels the accept and, when this acceptor owns the listening fd,
+/// closes it after the final CQE; an owned listening socket is also shut down at once from the stopping thread,
+/// so new connections stop reaching this ring even while the ring thread is busy.
 /// </summary>
 internal sealed unsafe class Acceptor : IRingOperationOwner
 {
     private const byte OpAccept = 1;
     private const byte OpResume = 2;
-    private const int PauseMilliseconds = 100;
+    private const int FirstPauseMilliseconds = 100;
+    private const int MaxPauseMilliseconds = 1600;
+
+    /// <summary>Per-connection accept errors in a row after which accepting pauses (the error is persistent).</summary>
+    private const int ErrorsBeforePause = 8;
 
     private readonly RingThread _ring;
+    private readonly RingSocketHandle _listenHandle;
     private readonly int _listenFd;
     private readonly bool _ownsListenFd;
     private readonly Action<int> _onAccepted;
@@ -29,11 +37,15 @@ internal sealed unsafe class Acceptor : IRingOperationOwner
     private bool _acceptArmed;
     private bool _resumeArmed;
     private bool _stopping;
+    private int _errorsInARow;
+    private int _nextPauseMilliseconds = FirstPauseMilliseconds;
+    private bool _streakReported;
 
     public Acceptor(RingThread ring, int listenFd, bool ownsListenFd, Action<int> onAccepted, string endPointName, RingCoreLog log)
     {
         _ring = ring;
         _listenFd = listenFd;
+        _listenHandle = new RingSocketHandle(listenFd, ownsListenFd);
         _ownsListenFd = ownsListenFd;
         _onAccepted = onAccepted;
         _endPointName = endPointName;
@@ -45,13 +57,28 @@ internal sealed unsafe class Acceptor : IRingOperationOwner
 
     public void Start() => _ring.Post(static s => ((Acceptor)s!).StartOnRing(), this);
 
-    public void Stop() => _ring.Post(static s => ((Acceptor)s!).StopOnRing(), this);
+    /// <summary>
+    /// Stops accepting. An owned listening socket is shut down right here, on the calling thread: it leaves its
+    /// SO_REUSEPORT group and new connections go elsewhere at once; the ring finishes the rest.
+    /// </summary>
+    public void Stop()
+    {
+        if (_ownsListenFd)
+        {
+            _listenHandle.TryEndNow(reset: false, isTcp: false);
+        }
+        _ring.Post(static s => ((Acceptor)s!).StopOnRing(), this);
+    }
 
     private void StartOnRing()
     {
         _pause = (KernelTimespec*)NativeMemory.AllocZeroed((nuint)sizeof(KernelTimespec));
-        _pause->Nanoseconds = PauseMilliseconds * 1_000_000L;
         _token = _ring.Register(this);
+        if (_stopping)
+        {
+            TryFinishStop();
+            return;
+        }
         ArmAccept();
     }
 
@@ -83,19 +110,27 @@ internal sealed unsafe class Acceptor : IRingOperationOwner
                 return;
             }
         }
+        Continue();
+    }
 
+    /// <summary>After every event: finish stopping, or re-arm the accept unless a pause is running.</summary>
+    private void Continue()
+    {
         if (_stopping)
         {
             TryFinishStop();
         }
         else if (!_acceptArmed && !_resumeArmed)
         {
-            ArmAccept();
+            ArmAccept(); // submitted at the next enter: it cannot complete within the current reap
         }
     }
 
     private void OnAccepted(int fd)
     {
+        _errorsInARow = 0;
+        _nextPauseMilliseconds = FirstPauseMilliseconds;
+        _streakReported = false;
         if (_stopping)
         {
             Libc.close(fd);
@@ -109,18 +144,6 @@ internal sealed unsafe class Acceptor : IRingOperationOwner
     {
         switch (errno)
         {
-            case Errno.EMFILE:
-            case Errno.ENFILE:
-            case Errno.ENOBUFS:
-            case Errno.ENOMEM:
-                _ring.Counters.AcceptPauses++;
-                _log.AcceptPaused(_endPointName, PauseMilliseconds, Errno.Describe(errno));
-                if (!_acceptArmed && !_resumeArmed)
-                {
-                    _resumeArmed = true;
-                    SqePrep.PrepTimeout(ref _ring.Ring.GetSqe(), _pause, OperationTable.UserData(_token, OpResume));
-                }
-                return true;
             case Errno.ECANCELED:
                 return true; // our own cancel while stopping
             case Errno.EBADF:
@@ -132,9 +155,40 @@ internal sealed unsafe class Acceptor : IRingOperationOwner
                     _log.AcceptFailed(_endPointName, Errno.Describe(errno));
                 }
                 return false;
+            case Errno.EMFILE:
+            case Errno.ENFILE:
+            case Errno.ENOBUFS:
+            case Errno.ENOMEM:
+                Pause(errno); // out of a resource: retrying at once would fail again
+                return true;
             default:
-                return true; // ECONNABORTED, EPROTO, EPERM (firewall), ...: that connection only
+                // ECONNABORTED, EPROTO, EPERM (a firewall or security module), ...: that connection only, unless
+                // it keeps happening.
+                if (++_errorsInARow >= ErrorsBeforePause)
+                {
+                    Pause(errno);
+                }
+                return true;
         }
+    }
+
+    private void Pause(int errno)
+    {
+        _ring.Counters.AcceptPauses++;
+        if (!_streakReported)
+        {
+            _streakReported = true;
+            _log.AcceptPaused(_endPointName, _nextPauseMilliseconds, Errno.Describe(errno));
+        }
+        if (_acceptArmed || _resumeArmed || _stopping)
+        {
+            return; // the multishot accept goes on (the kernel will report again) or a pause already runs
+        }
+        _pause->Seconds = _nextPauseMilliseconds / 1000;
+        _pause->Nanoseconds = _nextPauseMilliseconds % 1000 * 1_000_000L;
+        _nextPauseMilliseconds = Math.Min(_nextPauseMilliseconds * 2, MaxPauseMilliseconds);
+        _resumeArmed = true;
+        SqePrep.PrepTimeout(ref _ring.Ring.GetSqe(), _pause, OperationTable.UserData(_token, OpResume));
     }
 
     private void StopOnRing()
@@ -144,6 +198,10 @@ internal sealed unsafe class Acceptor : IRingOperationOwner
             return;
         }
         _stopping = true;
+        if (_token == 0)
+        {
+            return; // not started yet: StartOnRing finishes the stop
+        }
         if (_acceptArmed)
         {
             SqePrep.PrepCancel(ref _ring.Ring.GetSqe(), OperationTable.UserData(_token, OpAccept), RingThread.IgnoredUserData);
@@ -161,10 +219,7 @@ internal sealed unsafe class Acceptor : IRingOperationOwner
         {
             return;
         }
-        if (_ownsListenFd)
-        {
-            Libc.close(_listenFd);
-        }
+        _listenHandle.Dispose(); // closes an owned fd (after any thread still using it lets go)
         _ring.Unregister(_token);
         NativeMemory.Free(_pause);
         _pause = null;
@@ -172,4 +227,36 @@ internal sealed unsafe class Acceptor : IRingOperationOwner
     }
 
     public void OnRingStopping() => StopOnRing();
+
+    public void OnFault(Exception exception)
+    {
+        try
+        {
+            _log.AcceptFailed(_endPointName, "an exception in the accept handler: " + exception.Message);
+        }
+        catch
+        {
+            // The logging provider may be what threw.
+        }
+        try
+        {
+            Continue();
+        }
+        catch
+        {
+            // Nothing more to do for this acceptor on this turn.
+        }
+    }
+
+    public void OnRingFailed(Exception exception)
+    {
+        // The ring is dead: leave the SO_REUSEPORT group so new connections go to the other rings. The timespec
+        // stays allocated: a timeout SQE may still point at it.
+        if (_ownsListenFd)
+        {
+            _listenHandle.TryEndNow(reset: false, isTcp: false);
+        }
+        _listenHandle.Dispose();
+        _stopped.TrySetResult();
+    }
 }

@@ -82,6 +82,11 @@ internal sealed class RingConnectionListener : IConnectionListener
     // Ring thread of the acceptor: the connection lives on that ring.
     private void OnAccepted(RingThread ring, int fd)
     {
+        if (!ring.IsAlive)
+        {
+            ListenSockets.CloseQuietly(fd); // handed off to a ring that failed meanwhile
+            return;
+        }
         RingConnection connection;
         try
         {
@@ -126,13 +131,18 @@ internal sealed class RingConnectionListener : IConnectionListener
         return null;
     }
 
+    /// <summary>
+    /// Stops accepting. The listening sockets are shut down on the calling thread, so no new connection reaches
+    /// any ring after this returns or is cancelled, even a ring whose thread is busy; the wait for the rings to
+    /// finish their accepts honours <paramref name="cancellationToken"/>.
+    /// </summary>
     public ValueTask UnbindAsync(CancellationToken cancellationToken = default)
     {
         lock (_acceptors)
         {
             _unbindTask ??= UnbindCoreAsync();
         }
-        return new ValueTask(_unbindTask);
+        return new ValueTask(_unbindTask.WaitAsync(cancellationToken));
     }
 
     private async Task UnbindCoreAsync()
@@ -161,7 +171,14 @@ internal sealed class RingConnectionListener : IConnectionListener
         {
             return;
         }
-        await UnbindAsync().ConfigureAwait(false);
+        // Bounded: a ring thread held by application code may never finish its part of the unbind.
+        try
+        {
+            await UnbindAsync().AsTask().WaitAsync(RingThreadGroup.StopTimeout).ConfigureAwait(false);
+        }
+        catch (TimeoutException)
+        {
+        }
         await _group.ReleaseAsync().ConfigureAwait(false);
     }
 }

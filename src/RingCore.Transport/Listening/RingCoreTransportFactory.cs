@@ -116,7 +116,7 @@ internal sealed class RingCoreTransportFactory : IConnectionListenerFactory, ICo
 
     private RingCoreApplicationScheduling ChooseScheduling()
     {
-        if (_options.ApplicationScheduling == RingCoreApplicationScheduling.Inline &&
+        if (_options.ApplicationScheduling == RingCoreApplicationScheduling.UnsafeInline &&
             _services.GetService<IOptions<KestrelServerOptions>>()?.Value.AllowSynchronousIO == true)
         {
             // A synchronous body read or write blocks its thread until the ring moves the bytes; on the ring

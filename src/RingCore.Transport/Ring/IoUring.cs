@@ -29,6 +29,7 @@ internal sealed unsafe class IoUring : IDisposable
     private readonly uint _sqMask;
     private readonly IoUringSqe* _sqes;
     private uint _sqeTail;
+    private readonly SqeBacklog _backlog = new();
 
     // Completion queue: kernel-shared head/tail, plus the head we have consumed up to but maybe not published.
     private readonly uint* _cqHead;
@@ -203,23 +204,38 @@ internal sealed unsafe class IoUring : IDisposable
     }
 
     /// <summary>
-    /// Returns the next free SQE, cleared, for the caller to fill in place. When the SQ is full the prepared
-    /// entries are submitted first.
+    /// Returns the next free SQE, cleared, for the caller to fill in place. Never enters the kernel: when the SQ is
+    /// full (or earlier entries are already waiting), the entry is taken from the ring's backlog instead and moves
+    /// into the SQ at the next <see cref="SubmitAndWait"/>, in the order it was prepared. The reference is valid
+    /// until the next call of this method.
     /// </summary>
     public ref IoUringSqe GetSqe()
     {
         CheckOwner();
-        while (_sqeTail - Volatile.Read(ref *_sqHead) >= SqEntries)
+        if (_backlog.Count == 0 && _sqeTail - Volatile.Read(ref *_sqHead) < SqEntries)
         {
-            Submit();
+            ref IoUringSqe sqe = ref _sqes[_sqeTail & _sqMask];
+            sqe = default;
+            _sqeTail++;
+            return ref sqe;
         }
-        ref IoUringSqe sqe = ref _sqes[_sqeTail & _sqMask];
-        sqe = default;
-        _sqeTail++;
-        return ref sqe;
+        return ref _backlog.Add();
     }
 
-    /// <summary>Submits prepared SQEs without waiting.</summary>
+    /// <summary>SQEs prepared while the SQ was full, waiting for the next enter.</summary>
+    public int BacklogCount => _backlog.Count;
+
+    /// <summary>Moves backlogged SQEs into the SQ while it has room, oldest first.</summary>
+    private void MoveBacklogIntoSq()
+    {
+        while (_backlog.Count > 0 && _sqeTail - Volatile.Read(ref *_sqHead) < SqEntries)
+        {
+            _sqes[_sqeTail & _sqMask] = _backlog.Take();
+            _sqeTail++;
+        }
+    }
+
+    /// <summary>Submits prepared SQEs without waiting (one io_uring_enter).</summary>
     public int Submit() => SubmitAndWait(0, getEvents: false);
 
     /// <summary>
@@ -231,6 +247,10 @@ internal sealed unsafe class IoUring : IDisposable
     public int SubmitAndWait(uint waitFor, bool getEvents = true, long timeoutNanoseconds = 0)
     {
         CheckOwner();
+        // Everything the kernel reads on entry is published first: the CQ slots we have consumed (or a full CQ
+        // would park completions in the overflow list) and every prepared SQE, backlog included as room allows.
+        PublishCqHead();
+        MoveBacklogIntoSq();
         Volatile.Write(ref *_sqTail, _sqeTail);
         if ((Volatile.Read(ref *_sqFlags) & IoUringSqRingFlags.CqOverflow) != 0)
         {
@@ -289,33 +309,34 @@ internal sealed unsafe class IoUring : IDisposable
     public bool SupportsWaitTimeout => (Features & IoUringFeatures.ExtArg) != 0;
 
     /// <summary>
-    /// Calls <paramref name="handler"/> for every ready CQE, in place, and advances the CQ head once per batch.
-    /// The handler may prepare and submit SQEs.
+    /// Calls <paramref name="handler"/> for the CQEs that are ready now, in place, at most
+    /// <paramref name="maxCompletions"/> of them, and publishes the new CQ head once at the end. Bounded by
+    /// construction: CQEs that arrive while the batch runs wait for the next call, so a handler can never feed the
+    /// batch it runs in. Handlers must not enter the kernel (they only prepare SQEs).
     /// </summary>
-    public int ReapCompletions<THandler>(THandler handler) where THandler : ICqeHandler
+    public int ReapCompletions<THandler>(THandler handler, int maxCompletions = int.MaxValue) where THandler : ICqeHandler
     {
         CheckOwner();
-        int reaped = 0;
-        while (true)
+        uint head = _cqHeadLocal;
+        uint ready = Volatile.Read(ref *_cqTail) - head;
+        uint count = Math.Min(ready, (uint)Math.Max(0, maxCompletions));
+        uint end = head + count;
+        try
         {
-            uint head = _cqHeadLocal;
-            uint tail = Volatile.Read(ref *_cqTail);
-            if (head == tail)
-            {
-                break;
-            }
-            while (head != tail)
+            while (head != end)
             {
                 IoUringCqe cqe = _cqes[head & _cqMask];
                 head++;
-                _cqHeadLocal = head; // the copy above is ours: the slot may be handed back early if a submit needs it
+                _cqHeadLocal = head; // consumed before its handler runs: a handler that throws cannot see it twice
                 handler.OnCompletion(in cqe);
-                reaped++;
             }
-            PublishCqHead();
         }
-        CompletedCount += reaped;
-        return reaped;
+        finally
+        {
+            PublishCqHead();
+            CompletedCount += head - (end - count);
+        }
+        return (int)count;
     }
 
     private void PublishCqHead() => Volatile.Write(ref *_cqHead, _cqHeadLocal);

@@ -1,9 +1,10 @@
 namespace RingCore.Transport.Threading;
 
 /// <summary>
-/// Notices a ring thread that application code keeps away from its ring. With Inline scheduling, request
-/// handlers run on the ring thread; one that blocks stalls every connection of that ring, which a user sees only
-/// as slow or hung requests. The watchdog turns that into one warning per stall, naming the setting that fixes it.
+/// Notices a ring thread kept away from its ring. With UnsafeInline scheduling, request handlers run on the ring
+/// thread; one that blocks stalls every connection of that ring, which a user sees only as slow or hung requests.
+/// The watchdog turns that into one warning per stall, and says truthfully who holds the thread: application
+/// code (then it names the setting that fixes it) or the transport's own work.
 /// </summary>
 internal sealed class RingStallWatchdog : IDisposable
 {
@@ -40,7 +41,14 @@ internal sealed class RingStallWatchdog : IDisposable
                 if (away > StallThreshold.TotalMilliseconds && since != 0 && thread.ReportedStall != since)
                 {
                     thread.ReportedStall = since; // once per stall
-                    _log.RingThreadStalled(thread.Index, away, thread.OwnerCount);
+                    if (thread.InApplicationCode)
+                    {
+                        _log.RingThreadStalled(thread.Index, away, thread.OwnerCount);
+                    }
+                    else
+                    {
+                        _log.RingThreadStalledInTransport(thread.Index, away, thread.OwnerCount);
+                    }
                 }
             }
         }

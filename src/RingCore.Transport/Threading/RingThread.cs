@@ -1,5 +1,6 @@
 using System.Collections.Concurrent;
 using System.IO.Pipelines;
+using System.Runtime.InteropServices;
 using Microsoft.Extensions.Logging;
 using RingCore.Transport.Interop;
 using RingCore.Transport.Ring;
@@ -7,12 +8,21 @@ using RingCore.Transport.Ring;
 namespace RingCore.Transport.Threading;
 
 /// <summary>
-/// One thread, one io_uring. The loop: run work posted from other threads, then submit every prepared SQE and
-/// wait in a single io_uring_enter, then run the continuation of every CQE. The thread is also a
-/// <see cref="PipeScheduler"/>: pipe continuations of the transport run here without a thread-pool hop.
-/// Other threads wake it through an eventfd whose read is kept armed in the ring; they only write the eventfd
-/// when the loop has said it is about to sleep, so a busy loop costs posters nothing but a queue push.
+/// One thread, one io_uring. The thread is also a <see cref="PipeScheduler"/>: pipe continuations of the transport
+/// run here without a thread-pool hop. Other threads wake it through an eventfd whose read is kept armed in the
+/// ring; they only write the eventfd when the loop has said it is about to sleep.
 /// </summary>
+/// <remarks>
+/// One loop turn, and the rules that keep it from feeding itself:
+/// 1. run a bounded batch of work posted from other threads;
+/// 2. resume receivers starved of buffers, at most one buffer ring's worth;
+/// 3. publish the buffer ring's tail, then one io_uring_enter (which publishes the CQ head and the SQ first),
+///    waiting only when nothing is left to do (no posted work, no backlog, no starved receiver to resume);
+/// 4. reap at most one CQ's worth of completions. Handlers only prepare SQEs (an SQE that does not fit waits in
+///    the ring's backlog), so nothing a handler does can complete before the next enter.
+/// An exception in a handler or in posted work ends its owner only. A failed io_uring_enter fails the ring:
+/// every owner is failed cleanly and the ring's memory is left mapped, since the kernel may still write into it.
+/// </remarks>
 internal sealed unsafe class RingThread : PipeScheduler, ICqeHandler
 {
     private const byte OpWake = 1;
@@ -22,16 +32,20 @@ internal sealed unsafe class RingThread : PipeScheduler, ICqeHandler
     private readonly RingThreadSettings _settings;
     private readonly ILogger _logger;
     private readonly ConcurrentQueue<(Action<object?> Action, object? State)> _workQueue = new();
+    private readonly Queue<IStarvedReceiver> _starved = new();
     private readonly TaskCompletionSource _started = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private readonly TaskCompletionSource _stopped = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private readonly OperationTable _operations = new();
     private readonly CompletionBatcher _batcher;
     private readonly Thread _thread;
-    private long _awayFromRingSince;   // Environment.TickCount64 when the loop last left io_uring_enter; 0 inside it
+    private long _awayFromRingSince;      // Environment.TickCount64 when the loop last left io_uring_enter; 0 inside it
+    private long _applicationCodeSince;   // when application code started running on this thread (inline); 0 when not
+    private int _applicationCodeDepth;
     private int _sleeping;
     private int _wakersInFlight;   // posters between seeing _sleeping and writing the eventfd
     private int _eventFd = -1;
     private ulong* _wakeBuffer;
+    private volatile bool _failed;
     private bool _stopping;
     private bool _wakeArmed;
     private bool _wakeCancelled;
@@ -47,6 +61,7 @@ internal sealed unsafe class RingThread : PipeScheduler, ICqeHandler
         _logger = logger;
         _batcher = new CompletionBatcher(settings.CompletionBatchWaitNanoseconds);
         _thread = new Thread(Run) { IsBackground = true, Name = $"RingCore ring {settings.Index}" };
+        ApplicationScheduler = new InlineApplicationScheduler(this);
     }
 
     public int Index => _settings.Index;
@@ -57,8 +72,14 @@ internal sealed unsafe class RingThread : PipeScheduler, ICqeHandler
     /// <summary>The provided-buffer ring receives select from; only for use on this thread.</summary>
     public ProvidedBufferRing Buffers => _buffers!;
 
+    /// <summary>Runs application code inline on this thread and tells the stall watchdog while it does.</summary>
+    public PipeScheduler ApplicationScheduler { get; }
+
+    /// <summary>False once the ring has failed: it takes no new connections and runs no more work.</summary>
+    public bool IsAlive => !_failed;
+
     /// <summary>
-    /// How long the loop has been away from io_uring_enter (running CQE handlers, posted work and, with Inline
+    /// How long the loop has been away from io_uring_enter (running handlers, posted work and, with inline
     /// scheduling, application code), in milliseconds; 0 while it is in the kernel. Read by the stall watchdog.
     /// </summary>
     public long MillisecondsAwayFromRing(long now)
@@ -66,6 +87,9 @@ internal sealed unsafe class RingThread : PipeScheduler, ICqeHandler
         long since = Volatile.Read(ref _awayFromRingSince);
         return since == 0 ? 0 : Math.Max(0, now - since);
     }
+
+    /// <summary>Whether application code is running on this thread right now (inline scheduling only).</summary>
+    public bool InApplicationCode => Volatile.Read(ref _applicationCodeSince) != 0;
 
     /// <summary>The away-since stamp of the stall the watchdog last reported (watchdog use only).</summary>
     internal long ReportedStall;
@@ -75,11 +99,14 @@ internal sealed unsafe class RingThread : PipeScheduler, ICqeHandler
 
     public bool IsCurrentThread => Environment.CurrentManagedThreadId == _thread.ManagedThreadId;
 
-    /// <summary>Completes when the thread has torn its ring down and exited.</summary>
+    /// <summary>Completes when the thread has torn its ring down (or failed) and is about to exit.</summary>
     public Task Stopped => _stopped.Task;
 
     /// <summary>Number of owners (connections, acceptors) registered on this ring.</summary>
     public int OwnerCount => _operations.Count;
+
+    /// <summary>Receivers waiting for buffers (ring thread; diagnostics).</summary>
+    public int StarvedCount => _starved.Count;
 
     /// <summary>
     /// Starts the thread and waits until its ring exists. Throws <see cref="RingUnavailableException"/> when the
@@ -96,6 +123,13 @@ internal sealed unsafe class RingThread : PipeScheduler, ICqeHandler
     public ulong Register(IRingOperationOwner owner) => _operations.Register(owner);
 
     public void Unregister(ulong token) => _operations.Unregister(token);
+
+    /// <summary>Queues a receiver that ran out of buffers; it is resumed when buffers are back (ring thread).</summary>
+    public void AddStarved(IStarvedReceiver receiver)
+    {
+        Counters.BufferRingExhausted++;
+        _starved.Enqueue(receiver);
+    }
 
     /// <summary>Runs <paramref name="action"/> on the ring thread, later (never inline).</summary>
     public void Post(Action<object?> action, object? state)
@@ -124,6 +158,22 @@ internal sealed unsafe class RingThread : PipeScheduler, ICqeHandler
         return _stopped.Task;
     }
 
+    internal void EnterApplicationCode()
+    {
+        if (_applicationCodeDepth++ == 0)
+        {
+            Volatile.Write(ref _applicationCodeSince, Environment.TickCount64);
+        }
+    }
+
+    internal void ExitApplicationCode()
+    {
+        if (--_applicationCodeDepth == 0)
+        {
+            Volatile.Write(ref _applicationCodeSince, 0);
+        }
+    }
+
     private void Wake()
     {
         Interlocked.Increment(ref Counters.Wakeups);
@@ -147,19 +197,24 @@ internal sealed unsafe class RingThread : PipeScheduler, ICqeHandler
         RingCoreMetrics.Track(this);
         _started.SetResult();
 
+        bool failed = false;
         try
         {
             Loop();
         }
         catch (Exception ex)
         {
-            _logger.LogCritical(ex, "Ring thread {Index} failed; its connections are lost.", Index);
+            failed = true;
+            Fail(ex);
         }
         finally
         {
             Volatile.Write(ref _awayFromRingSince, 0); // a thread that is gone stalls nobody
             RingCoreMetrics.Retire(this);
-            Teardown();
+            if (!failed)
+            {
+                Teardown();
+            }
             _stopped.TrySetResult();
         }
     }
@@ -175,20 +230,19 @@ internal sealed unsafe class RingThread : PipeScheduler, ICqeHandler
         }
         _ring = IoUring.Create(_settings.Ring);
         RingRequirements.Check(_ring);
-        _buffers = ProvidedBufferRing.Register(_ring, groupId: 0, _settings.BufferRingEntries, _settings.BufferSize);
+        _buffers = ProvidedBufferRing.Register(_ring, groupId: 0, _settings.BufferRingEntries, _settings.BufferSize, _settings.IncrementalBuffers);
         _eventFd = Libc.eventfd(0, Libc.EFD_CLOEXEC); // blocking: io_uring polls it, a non-blocking fd would fail with EAGAIN
         if (_eventFd < 0)
         {
             throw new IOException($"eventfd failed: {Errno.Describe(Libc.LastErrno)}");
         }
-        _wakeBuffer = (ulong*)System.Runtime.InteropServices.NativeMemory.Alloc(sizeof(ulong));
+        _wakeBuffer = (ulong*)NativeMemory.Alloc(sizeof(ulong));
         ArmWakeRead();
     }
 
     private void ArmWakeRead()
     {
-        ref IoUringSqe sqe = ref Ring.GetSqe();
-        SqePrep.PrepRead(ref sqe, _eventFd, _wakeBuffer, sizeof(ulong), 0, OperationTable.UserData(0, OpWake));
+        SqePrep.PrepRead(ref Ring.GetSqe(), _eventFd, _wakeBuffer, sizeof(ulong), 0, OperationTable.UserData(0, OpWake));
         _wakeArmed = true;
     }
 
@@ -197,6 +251,7 @@ internal sealed unsafe class RingThread : PipeScheduler, ICqeHandler
         while (true)
         {
             RunPostedWork();
+            ResumeStarvedReceivers();
             if (_stopping && _operations.Count == 0)
             {
                 if (!_wakeArmed)
@@ -211,15 +266,11 @@ internal sealed unsafe class RingThread : PipeScheduler, ICqeHandler
                 }
             }
 
-            uint toSubmit = Ring.PendingSubmissions;
-            bool batched = !_stopping && _batcher.IsBatching;
-            uint waitFor = batched ? Math.Min(_batcher.WaitFor(toSubmit), Ring.CqEntries / 2) : 1;
-            if (!_workQueue.IsEmpty)
-            {
-                waitFor = 0;
-                batched = false;
-            }
-            else if (!batched)
+            uint toSubmit = Ring.PendingSubmissions + (uint)Ring.BacklogCount;
+            bool workLeft = !_workQueue.IsEmpty || _starved.Count > 0 || toSubmit > Ring.SqEntries;
+            bool batched = !_stopping && !workLeft && _batcher.IsBatching;
+            uint waitFor = workLeft ? 0 : batched ? Math.Min(_batcher.WaitFor(toSubmit), Ring.CqEntries / 2) : 1;
+            if (waitFor > 0 && !batched)
             {
                 Interlocked.Exchange(ref _sleeping, 1);
                 if (!_workQueue.IsEmpty)
@@ -231,12 +282,12 @@ internal sealed unsafe class RingThread : PipeScheduler, ICqeHandler
             // A batched wait is bounded by its timeout, so posters need not write the eventfd: their work runs
             // when the wait ends.
 
+            Buffers.Publish();
             Volatile.Write(ref _awayFromRingSince, 0);
-            Ring.SubmitAndWait(waitFor, timeoutNanoseconds: batched ? _batcher.WaitNanoseconds : 0);
+            Enter(waitFor, batched ? _batcher.WaitNanoseconds : 0);
             Volatile.Write(ref _awayFromRingSince, Environment.TickCount64);
             Volatile.Write(ref _sleeping, 0);
-            int reaped = Ring.ReapCompletions(this);
-            Buffers.Publish();
+            int reaped = Ring.ReapCompletions(this, (int)Ring.CqEntries);
             if (waitFor > 0)
             {
                 _batcher.OnWaited(waitFor, toSubmit, reaped, batched);
@@ -246,6 +297,17 @@ internal sealed unsafe class RingThread : PipeScheduler, ICqeHandler
                 RingCoreMetrics.CqesPerEnter.Record(reaped);
             }
         }
+    }
+
+    private void Enter(uint waitFor, long timeoutNanoseconds)
+    {
+        if (_settings.TestHooks is { } hooks && hooks.FailEnterWithErrno != 0 && hooks.FailEnterOnRing == Index)
+        {
+            int errno = hooks.FailEnterWithErrno;
+            hooks.FailEnterWithErrno = 0;
+            throw new IOException($"io_uring_enter failed: {Errno.Describe(errno)} (injected by a test)");
+        }
+        Ring.SubmitAndWait(waitFor, timeoutNanoseconds: timeoutNanoseconds);
     }
 
     private void RunPostedWork()
@@ -258,8 +320,29 @@ internal sealed unsafe class RingThread : PipeScheduler, ICqeHandler
             }
             catch (Exception ex)
             {
-                _logger.LogError(ex, "Unhandled exception in work scheduled on ring thread {Index}.", Index);
+                // Work posted for an owner ends that owner only; anything else is logged and the loop goes on.
+                if (item.State is IRingOperationOwner owner)
+                {
+                    owner.OnFault(ex);
+                }
+                else
+                {
+                    LogSafely(ex, "Unhandled exception in work scheduled on ring thread {Index}.");
+                }
             }
+        }
+    }
+
+    /// <summary>
+    /// Re-arms receivers that found the buffer ring empty, oldest first. Every buffer came back during the last
+    /// reap (bytes are copied out at once), so at most one ring's worth is resumed per turn: a receive with data
+    /// takes at least one buffer, and one that finds the ring empty again simply rejoins the end of the queue.
+    /// </summary>
+    private void ResumeStarvedReceivers()
+    {
+        for (int budget = Buffers.EntryCount; budget > 0 && _starved.TryDequeue(out IStarvedReceiver? receiver); budget--)
+        {
+            receiver.ResumeReceive();
         }
     }
 
@@ -284,12 +367,18 @@ internal sealed unsafe class RingThread : PipeScheduler, ICqeHandler
             // Stale: its owner is gone. A buffer it carries still belongs back in the ring.
             if ((cqe.Flags & IoUringCqeFlags.Buffer) != 0)
             {
-                Buffers.OnTaken();
-                Buffers.Recycle(ProvidedBufferRing.BufferIdOf(cqe.Flags));
+                Buffers.Release(cqe.Flags, cqe.Res);
             }
             return;
         }
-        owner.OnCompletion(OperationTable.OperationOf(cqe.UserData), cqe.Res, cqe.Flags);
+        try
+        {
+            owner.OnCompletion(OperationTable.OperationOf(cqe.UserData), cqe.Res, cqe.Flags);
+        }
+        catch (Exception ex)
+        {
+            owner.OnFault(ex);
+        }
     }
 
     /// <summary>user_data for an SQE whose completion nobody needs to see.</summary>
@@ -310,8 +399,47 @@ internal sealed unsafe class RingThread : PipeScheduler, ICqeHandler
             }
             catch (Exception ex)
             {
-                _logger.LogError(ex, "Error while stopping an operation owner on ring thread {Index}.", Index);
+                owner.OnFault(ex);
             }
+        }
+    }
+
+    /// <summary>
+    /// The ring cannot go on (io_uring_enter refused, or a bug in the loop itself). Every owner is failed cleanly
+    /// so Kestrel sees its connections end and this ring's listeners leave their SO_REUSEPORT groups; the ring,
+    /// its buffer ring and the wake buffer stay mapped and allocated, because the kernel may still write into them.
+    /// </summary>
+    private void Fail(Exception exception)
+    {
+        _failed = true;
+        try
+        {
+            _logger.LogCritical(exception, "Ring thread {Index} failed: {Reason}. Its {Count} connection(s) and listener(s) are closed; the other rings keep serving.",
+                Index, exception.Message, _operations.Count);
+        }
+        catch
+        {
+            // A logging provider that throws must not take the process down with the ring.
+        }
+        foreach (IRingOperationOwner owner in _operations.Snapshot())
+        {
+            owner.OnRingFailed(exception);
+        }
+        while (_workQueue.TryDequeue(out var item))
+        {
+            (item.State as IRingOperationOwner)?.OnRingFailed(exception);
+        }
+    }
+
+    private void LogSafely(Exception exception, string message)
+    {
+        try
+        {
+            _logger.LogError(exception, message, Index);
+        }
+        catch
+        {
+            // Logging must never be what ends a ring.
         }
     }
 
@@ -330,7 +458,7 @@ internal sealed unsafe class RingThread : PipeScheduler, ICqeHandler
         }
         if (_wakeBuffer != null)
         {
-            System.Runtime.InteropServices.NativeMemory.Free(_wakeBuffer);
+            NativeMemory.Free(_wakeBuffer);
             _wakeBuffer = null;
         }
     }

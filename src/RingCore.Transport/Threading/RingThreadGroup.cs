@@ -9,7 +9,8 @@ namespace RingCore.Transport.Threading;
 /// </summary>
 internal sealed class RingThreadGroup
 {
-    private static readonly TimeSpan StopTimeout = TimeSpan.FromSeconds(10);
+    /// <summary>Longest a stop waits for the ring threads (one held by application code may never come back).</summary>
+    public static readonly TimeSpan StopTimeout = TimeSpan.FromSeconds(5);
     private readonly RingCoreTransportOptions _options;
     private readonly RingCoreLog _log;
     private readonly Lock _lock = new();
@@ -69,7 +70,17 @@ internal sealed class RingThreadGroup
     public RingThread NextForHandOff()
     {
         RingThread[] threads = _threads;
-        return threads[(int)((uint)Interlocked.Increment(ref _nextForHandOff) % (uint)threads.Length)];
+        // A failed ring takes no new connections; with every ring failed the last one is returned, and the
+        // connection handed to it is closed at once.
+        for (int tries = 0; tries < threads.Length; tries++)
+        {
+            RingThread candidate = threads[(int)((uint)Interlocked.Increment(ref _nextForHandOff) % (uint)threads.Length)];
+            if (candidate.IsAlive)
+            {
+                return candidate;
+            }
+        }
+        return threads[0];
     }
 
     private RingThread[] StartThreads()
@@ -92,6 +103,8 @@ internal sealed class RingThreadGroup
                     Ring = setup,
                     BufferRingEntries = _options.BufferRingSize,
                     BufferSize = _options.BufferSize,
+                    IncrementalBuffers = _options.IncrementalBuffers,
+                    TestHooks = _options.TestHooks,
                     CompletionBatchWaitNanoseconds = (long)(_options.CompletionBatchWait.Ticks * (1_000_000_000 / TimeSpan.TicksPerSecond)),
                     Cpu = _options.PinRingThreadsToCores ? i % Environment.ProcessorCount : null,
                 }, _log.Logger));
@@ -140,7 +153,8 @@ internal sealed class RingThreadGroup
         flags.Add("CQSIZE");
         return $"setup flags {string.Join('|', flags)}; SQ {ring.SqEntries}, CQ {ring.CqEntries}; " +
                $"registered ring fd {(ring.RingFdRegistered ? "yes" : "no")}; " +
-               $"multishot accept+recv; provided buffers {_options.BufferRingSize}×{_options.BufferSize} B per ring; " +
+               $"multishot accept+recv; provided buffers {_options.BufferRingSize}×{_options.BufferSize} B per ring " +
+               $"({(threads[0].Buffers.Incremental ? "incremental consumption" : "whole-buffer consumption")}); " +
                $"send zero-copy {(ring.Opcodes.IsSupported(IoUringOpcode.SendZc) ? "available (unused)" : "unavailable")}";
     }
 }

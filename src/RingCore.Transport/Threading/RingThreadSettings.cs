@@ -13,6 +13,12 @@ internal sealed record RingThreadSettings
 
     public int BufferSize { get; init; } = 16 * 1024;
 
+    /// <summary>Ask for incremental buffer consumption (IOU_PBUF_RING_INC, Linux 6.12), falling back without it.</summary>
+    public bool IncrementalBuffers { get; init; } = true;
+
+    /// <summary>Faults injected by tests; null in production.</summary>
+    public RingTestHooks? TestHooks { get; init; }
+
     /// <summary>Longest wait for a batch of completions under load, in nanoseconds; 0 turns batching off.</summary>
     public long CompletionBatchWaitNanoseconds { get; init; }
 

@@ -384,15 +384,15 @@ public sealed class BenchmarkParsingTests
     {
         RunMetrics[] runs =
         [
-            Run("json64", "ringcore-threadpool", 1, rps: 10, p99: 100, cpu: 1),
-            Run("json64", "ringcore-threadpool", 2, rps: 40, p99: 400, cpu: 1),
-            Run("json64", "ringcore-threadpool", 3, rps: 20, p99: 200, cpu: 1),
-            Run("json64", "ringcore-threadpool", 4, rps: 30, p99: 300, cpu: 1),
+            Run("json64", "ringcore-inline", 1, rps: 10, p99: 100, cpu: 1),
+            Run("json64", "ringcore-inline", 2, rps: 40, p99: 400, cpu: 1),
+            Run("json64", "ringcore-inline", 3, rps: 20, p99: 200, cpu: 1),
+            Run("json64", "ringcore-inline", 4, rps: 30, p99: 300, cpu: 1),
             Run("json64", "sockets", 1, rps: 10, p99: 500, cpu: 1),
             Run("json64", "sockets", 2, rps: 10, p99: 500, cpu: 1),
         ];
 
-        var row = MarkdownReport.Summarize([Scenarios.Json64], ["ringcore-threadpool", "sockets"], runs).First();
+        var row = MarkdownReport.Summarize([Scenarios.Json64], ["ringcore-inline", "sockets"], runs).First();
 
         Assert.Equal(25, row.Primary);
         Assert.Equal(250, row.P99Us);
@@ -507,7 +507,7 @@ public sealed class BenchmarkParsingTests
         Assert.Equal(3, o!.Rounds);
         Assert.Equal(10, o.DurationSeconds);
         Assert.Equal(3, o.WarmupSeconds);
-        Assert.Equal(["ringcore", "ringcore-threadpool", "sockets"], o.Transports);
+        Assert.Equal(["ringcore", "ringcore-inline", "sockets"], o.Transports);
         Assert.Equal(Scenarios.All, o.Scenarios);
         Assert.Equal("docs/benchmarks.md", o.OutputPath);
         Assert.True(o.Strace);

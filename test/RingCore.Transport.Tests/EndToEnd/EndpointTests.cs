@@ -195,7 +195,7 @@ public sealed class EndpointTests
         }, configureTransport: options =>
         {
             options.RingThreadCount = 4;
-            options.ApplicationScheduling = RingCoreApplicationScheduling.Inline;
+            options.ApplicationScheduling = RingCoreApplicationScheduling.UnsafeInline;
         });
 
         Assert.NotEqual(0, server.Port);

@@ -7,8 +7,9 @@ using RingCore.Transport.Tests.Infrastructure;
 namespace RingCore.Transport.Tests.EndToEnd;
 
 /// <summary>
-/// Where application code runs: on the ring thread by default (Inline), on the thread pool when asked or when
-/// Kestrel allows synchronous I/O; and what a user is told when a handler blocks a ring thread.
+/// Where application code runs: on the thread pool by default, on the ring thread only with the UnsafeInline
+/// opt-in (and never when Kestrel allows synchronous I/O); and what a user is told when a handler blocks a ring
+/// thread.
 /// </summary>
 [Collection(ServerCollection.Name)]
 public sealed class SchedulingTests
@@ -18,7 +19,7 @@ public sealed class SchedulingTests
     private const int SynchronousIoUsesThreadPoolEvent = 12;
 
     [Fact]
-    public async Task ByDefaultHandlersRunOnTheRingThreadAndOneThatBlocksItIsReportedOnce()
+    public async Task WithUnsafeInlineHandlersRunOnTheRingThreadAndOneThatBlocksItIsReportedOnce()
     {
         using var release = new ManualResetEventSlim();
         var blocking = new TaskCompletionSource<string>(TaskCreationOptions.RunContinuationsAsynchronously);
@@ -30,7 +31,11 @@ public sealed class SchedulingTests
                 release.Wait(Timeout); // the anti-pattern: a handler that blocks its thread
             }
             return context.Response.WriteAsync("done");
-        }, configureTransport: options => options.RingThreadCount = 1);
+        }, configureTransport: options =>
+        {
+            options.RingThreadCount = 1;
+            options.ApplicationScheduling = RingCoreApplicationScheduling.UnsafeInline;
+        });
 
         using var client = new HttpClient { BaseAddress = server.BaseAddress };
         // The first request of a connection may start on the thread pool (Kestrel starts connections there and
@@ -41,7 +46,7 @@ public sealed class SchedulingTests
 
         LogCapture.LogEntry warning = await server.Logs.WaitForAsync(e => e.EventId.Id == RingThreadStalledEvent, Timeout);
         Assert.Equal(LogLevel.Warning, warning.Level);
-        Assert.Contains("ApplicationScheduling = ThreadPool", warning.Message, StringComparison.Ordinal);
+        Assert.Contains("ApplicationScheduling = UnsafeInline", warning.Message, StringComparison.Ordinal);
 
         release.Set();
         Assert.Equal("done", await blocked.WaitAsync(Timeout));
@@ -50,7 +55,7 @@ public sealed class SchedulingTests
     }
 
     [Fact]
-    public async Task WithThreadPoolSchedulingABlockedHandlerStallsNobodyElse()
+    public async Task ByDefaultABlockedHandlerStallsNobodyElse()
     {
         using var release = new ManualResetEventSlim();
         var blocking = new TaskCompletionSource<string>(TaskCreationOptions.RunContinuationsAsynchronously);
@@ -62,11 +67,7 @@ public sealed class SchedulingTests
                 release.Wait(Timeout);
             }
             return context.Response.WriteAsync("done");
-        }, configureTransport: options =>
-        {
-            options.RingThreadCount = 1;
-            options.ApplicationScheduling = RingCoreApplicationScheduling.ThreadPool;
-        });
+        }, configureTransport: options => options.RingThreadCount = 1);
 
         using var blockedClient = new HttpClient { BaseAddress = server.BaseAddress };
         using var otherClient = new HttpClient { BaseAddress = server.BaseAddress };
@@ -83,7 +84,7 @@ public sealed class SchedulingTests
     }
 
     [Fact]
-    public async Task WhenKestrelAllowsSynchronousIoHandlersRunOnTheThreadPoolAndSynchronousReadsComplete()
+    public async Task WhenKestrelAllowsSynchronousIoEvenUnsafeInlineRunsHandlersOnTheThreadPool()
     {
         var threadNames = new List<string>();
         await using var server = await RingServer.StartAsync(context =>
@@ -104,7 +105,11 @@ public sealed class SchedulingTests
             context.Response.ContentLength = answer.Length;
             context.Response.Body.Write(answer);
             return Task.CompletedTask;
-        }, configureTransport: options => options.RingThreadCount = 1,
+        }, configureTransport: options =>
+        {
+            options.RingThreadCount = 1;
+            options.ApplicationScheduling = RingCoreApplicationScheduling.UnsafeInline; // overridden: see event 12
+        },
         configureKestrel: options =>
         {
             options.AllowSynchronousIO = true;

@@ -1,0 +1,14 @@
+namespace RingCore.Transport.Threading;
+
+/// <summary>
+/// Faults that tests inject into a running ring thread (set through the internal
+/// <see cref="RingCoreTransportOptions.TestHooks"/>). Never set in production: null there.
+/// </summary>
+internal sealed class RingTestHooks
+{
+    /// <summary>When non-zero, the next io_uring_enter of ring <see cref="FailEnterOnRing"/> fails with this errno.</summary>
+    public volatile int FailEnterWithErrno;
+
+    /// <summary>Index of the ring whose enter <see cref="FailEnterWithErrno"/> fails.</summary>
+    public volatile int FailEnterOnRing;
+}
