@@ -50,7 +50,7 @@ internal sealed unsafe partial class RingConnection
             // Graceful: the application completed its output and every byte has been handed to the kernel.
             _shutdownReason = error as ConnectionAbortedException
                 ?? new ConnectionAbortedException("The RingCore transport's send loop completed gracefully.", error!);
-            Libc.shutdown(_fd, Libc.SHUT_RDWR); // FIN; also ends the multishot recv with 0
+            Libc.shutdown(_fd, Libc.SHUT_RDWR); // FIN; also ends the pending recv with 0
             _ring.Counters.OtherSyscalls++;
             _settings.Log.ConnectionWriteFin(ConnectionId, _shutdownReason.Message);
         }

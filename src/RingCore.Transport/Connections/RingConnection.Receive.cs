@@ -8,11 +8,17 @@ using RingCore.Transport.Threading;
 
 namespace RingCore.Transport.Connections;
 
-// Receive side, ring thread only. One multishot recv selects buffers from the ring thread's provided-buffer
-// ring; each completion's bytes are copied into the input pipe and the buffer goes straight back. When the
-// application falls behind (the flush does not complete) the recv is cancelled, and re-armed when the flush
-// completes, so a slow reader stops the socket instead of growing memory. When the buffer ring is empty
-// (ENOBUFS) the connection waits in its ring's starvation queue and is re-armed when buffers are back.
+// Receive side, ring thread only. One recv at a time selects a buffer from the ring thread's provided-buffer
+// ring; its bytes are copied into the input pipe, the buffer goes straight back, and the recv is re-armed for
+// the next enter. When the application falls behind (the flush does not complete) the recv is cancelled, and
+// re-armed when the flush completes, so a slow reader stops the socket instead of growing memory. When the
+// buffer ring is empty (ENOBUFS) the connection waits in its ring's starvation queue and is re-armed when
+// buffers are back.
+//
+// Single-shot, not multishot: a multishot recv whose poll is armed just as data and a reset arrive together
+// posts the data (with F_MORE) and then nothing, ever (Linux 6.18; about 2.5 in 10^4 connections that send a
+// partial request and reset, reproduced with a bare ring in C: the kernel's retry after posting data looks only
+// at the receive queue, which a reset leaves empty). A fresh recv reads the socket first and sees the reset.
 internal sealed partial class RingConnection
 {
     /// <summary>Transient receive failures in a row (EAGAIN, EINTR, ENOMEM) after which the connection is failed.</summary>
@@ -20,7 +26,7 @@ internal sealed partial class RingConnection
 
     private enum ReceiveState : byte
     {
-        Receiving,  // a multishot recv is wanted: in flight, or re-armed at the next opportunity
+        Receiving,  // a recv is wanted: in flight, or re-armed at the next opportunity
         Starved,    // the buffer ring was empty: waiting in the ring's starvation queue
         Paused,     // the input pipe is above its pause threshold: no recv until its flush completes
         Done,       // the input pipe is completed: nothing more is received
@@ -29,7 +35,7 @@ internal sealed partial class RingConnection
     private readonly Action _onFlushCompleted;
     private ConfiguredValueTaskAwaitable<FlushResult>.ConfiguredValueTaskAwaiter _flushAwaiter;
     private ReceiveState _receive;
-    private bool _recvInFlight;       // the kernel holds our multishot recv (until a CQE without F_MORE)
+    private bool _recvInFlight;       // the kernel holds our recv (until a CQE without F_MORE)
     private bool _recvCancelSent;     // an ASYNC_CANCEL for it has been submitted
     private bool _unflushedInput;     // bytes written while the flush was pending
     private int _transientReceiveFailures;
@@ -44,7 +50,7 @@ internal sealed partial class RingConnection
         }
         _recvInFlight = true;
         _recvCancelSent = false;
-        SqePrep.PrepRecvBufferSelect(ref _ring.Ring.GetSqe(), _fd, _ring.Buffers.GroupId, multishot: true, ReceiveUserData);
+        SqePrep.PrepRecvBufferSelect(ref _ring.Ring.GetSqe(), _fd, _ring.Buffers.GroupId, multishot: false, ReceiveUserData);
     }
 
     private void CancelReceive()
@@ -110,8 +116,8 @@ internal sealed partial class RingConnection
             OnReceiveError(-result);
         }
 
-        // A multishot recv that ended without being finished by us is re-armed, unless paused, starved or done.
-        // The new SQE is submitted at the next enter, so this can never complete within the current reap.
+        // The recv that ended is re-armed, unless paused, starved or done. The new SQE is submitted at the next
+        // enter, so it can never complete within the current reap.
         ArmReceive();
     }
 
@@ -173,7 +179,7 @@ internal sealed partial class RingConnection
             OnFlushed(flush.GetAwaiter().GetResult());
             return;
         }
-        // Backpressure: stop the multishot recv until the application has read enough.
+        // Backpressure: stop receiving until the application has read enough.
         _receive = ReceiveState.Paused;
         CancelReceive();
         _flushAwaiter = flush.ConfigureAwait(false).GetAwaiter();

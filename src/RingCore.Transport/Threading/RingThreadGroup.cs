@@ -153,7 +153,7 @@ internal sealed class RingThreadGroup
         flags.Add("CQSIZE");
         return $"setup flags {string.Join('|', flags)}; SQ {ring.SqEntries}, CQ {ring.CqEntries}; " +
                $"registered ring fd {(ring.RingFdRegistered ? "yes" : "no")}; " +
-               $"multishot accept+recv; provided buffers {_options.BufferRingSize}×{_options.BufferSize} B per ring " +
+               $"multishot accept, single-shot recv; provided buffers {_options.BufferRingSize}×{_options.BufferSize} B per ring " +
                $"({(threads[0].Buffers.Incremental ? "incremental consumption" : "whole-buffer consumption")}); " +
                $"send zero-copy {(ring.Opcodes.IsSupported(IoUringOpcode.SendZc) ? "available (unused)" : "unavailable")}";
     }

@@ -30,7 +30,7 @@ public class NopSubmissionTests
     public void Ten_thousand_nops_through_a_small_ring_each_complete_exactly_once()
     {
         const int total = 10_000;
-        const int perBatch = 12; // more than the SQ holds (GetSqe must submit), fewer than the CQ holds (no overflow)
+        const int perBatch = 12; // more than the SQ holds (the rest waits in the backlog), fewer than the CQ holds
         using var ring = IoUring.Create(new RingSetupOptions { SqEntries = 8, CqEntries = 16 });
         var collector = new CqeCollector();
         var seen = new bool[total];
@@ -46,7 +46,8 @@ public class NopSubmissionTests
             }
             while (collector.Completions.Count - before < batch)
             {
-                ring.SubmitAndWait((uint)(batch - (collector.Completions.Count - before)));
+                uint missing = (uint)(batch - (collector.Completions.Count - before));
+                ring.SubmitAndWait(ring.BacklogCount > 0 ? 0 : missing);
                 ring.ReapCompletions(collector);
             }
         }
@@ -68,22 +69,43 @@ public class NopSubmissionTests
     }
 
     [Fact]
-    public void Getting_more_sqes_than_the_sq_holds_submits_the_full_queue()
+    public void Getting_more_sqes_than_the_sq_holds_never_enters_the_kernel_and_the_rest_follows_in_order()
     {
-        using var ring = IoUring.Create(new RingSetupOptions { SqEntries = 8, CqEntries = 16 });
+        using var ring = IoUring.Create(new RingSetupOptions { SqEntries = 8, CqEntries = 32 });
 
-        for (ulong i = 0; i < 8; i++)
+        for (ulong i = 0; i < 20; i++)
         {
             SqePrep.PrepNop(ref ring.GetSqe(), i);
         }
-        Assert.Equal(8u, ring.PendingSubmissions);
+
+        // Getting an SQE only gets one: the twelve that did not fit wait in the backlog, nothing was submitted.
+        Assert.Equal(0, ring.EnterCount);
         Assert.Equal(0, ring.SubmittedCount);
+        Assert.Equal(8u, ring.PendingSubmissions);
+        Assert.Equal(12, ring.BacklogCount);
 
-        SqePrep.PrepNop(ref ring.GetSqe(), 8); // the ninth: the first eight go to the kernel first
+        // Each enter moves what fits: 8, 8, then 4, in the order they were prepared.
+        List<IoUringCqe> completions = ring.SubmitAndReap(20);
+        Assert.Equal(Enumerable.Range(0, 20).Select(i => (ulong)i), completions.Select(c => c.UserData));
+        Assert.Equal(3, ring.EnterCount);
+        Assert.Equal(0, ring.BacklogCount);
+    }
 
-        Assert.Equal(8, ring.SubmittedCount);
-        Assert.Equal(1u, ring.PendingSubmissions);
-        Assert.Equal(9, ring.SubmitAndReap(9).Count);
+    [Fact]
+    public void A_reap_handles_only_what_was_ready_when_it_started_and_at_most_its_limit()
+    {
+        using var ring = IoUring.Create(new RingSetupOptions { SqEntries = 16, CqEntries = 32 });
+        for (ulong i = 0; i < 10; i++)
+        {
+            SqePrep.PrepNop(ref ring.GetSqe(), i);
+        }
+        ring.SubmitAndWait(10);
+        var collector = new CqeCollector();
+
+        Assert.Equal(4, ring.ReapCompletions(collector, maxCompletions: 4));
+        Assert.Equal(6, ring.ReapCompletions(collector));
+        Assert.Equal(Enumerable.Range(0, 10).Select(i => (ulong)i), collector.Completions.Select(c => c.UserData));
+        Assert.False(ring.HasCompletions);
     }
 
     [Fact]
@@ -110,7 +132,7 @@ public class NopSubmissionTests
     }
 
     [Fact]
-    public void Handler_may_submit_while_being_reaped()
+    public void Handler_may_prepare_while_being_reaped_and_its_completion_comes_only_after_the_next_enter()
     {
         using var ring = IoUring.Create(new RingSetupOptions { SqEntries = 8, CqEntries = 16 });
         var handler = new ResubmittingHandler(ring, generations: 100);
@@ -118,8 +140,10 @@ public class NopSubmissionTests
         SqePrep.PrepNop(ref ring.GetSqe(), 1);
         while (handler.Seen < 100)
         {
+            int seenBefore = handler.Seen;
             ring.SubmitAndWait(1);
-            ring.ReapCompletions(handler);
+            Assert.Equal(1, ring.ReapCompletions(handler)); // the NOP it prepared was not submitted: no self-feeding
+            Assert.Equal(seenBefore + 1, handler.Seen);
         }
 
         Assert.Equal(100, handler.Seen);
