@@ -28,7 +28,16 @@ public sealed class RingCoreTransportOptions
     /// <summary>Size in bytes of each receive buffer. Default: 16384.</summary>
     public int BufferSize { get; set; } = 16 * 1024;
 
-    /// <summary>Listen backlog of each listening socket. Default: 512 (as Kestrel's Sockets transport).</summary>
+    /// <summary>
+    /// Listen backlog of each listening socket: how many connections the kernel completes and queues for it before
+    /// the application accepts them. Default: 512 (as Kestrel's Sockets transport).
+    /// A TCP endpoint has one SO_REUSEPORT socket per ring thread, and each gets this full value, so up to
+    /// <see cref="RingThreadCount"/> × Backlog connections can wait in all. It is not divided because the kernel
+    /// spreads new connections over those sockets by a hash of their addresses, not by free room: a burst lands
+    /// unevenly, and a share of the backlog would overflow on one socket while others are empty. A backlog is a
+    /// limit, not memory reserved up front. The kernel caps each socket's value at net.core.somaxconn (4096 by
+    /// default since Linux 5.4). Unix sockets and adopted file handles have a single socket with this backlog.
+    /// </summary>
     public int Backlog { get; set; } = 512;
 
     /// <summary>Sets TCP_NODELAY on accepted TCP connections. Default: true.</summary>

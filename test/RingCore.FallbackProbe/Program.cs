@@ -5,8 +5,15 @@ using RingCore.FallbackProbe;
 using RingCore.Transport;
 
 // Usage: RingCore.FallbackProbe --deny-io-uring <EPERM|ENOSYS|none> --when-unavailable <FallBackToSockets|Throw>
+//                               [--deny-ipv6 <EAFNOSUPPORT|none>] [--urls <Kestrel URLs, default http://127.0.0.1:0>]
+//                               [--transport <RingCore|Sockets>] [--self-request <http://IP:port/path>]
 //                               [--nofile <soft RLIMIT_NOFILE, set before anything else>]
-// Prints "LISTENING <url>" once serving, serves until its standard input is closed, then stops and exits 0.
+// --deny-ipv6 EAFNOSUPPORT makes socket(AF_INET6, ...) fail as on a host booted with ipv6.disable=1. --transport
+// Sockets serves with Kestrel's own Sockets transport (no UseRingCore), to compare. Kestrel's own category logs at
+// Debug, so its address-binding fallbacks show.
+// Prints "LISTENING <url>" once serving (and, with --self-request, "SELF-REQUEST <status> <body>" or
+// "SELF-REQUEST FAILED: <why>" after one GET of that URL from inside the probe), serves until its standard input is
+// closed, then stops and exits 0.
 // Commands on standard input, one a line, each answered with one line:
 //   fill <N>   starts 16 idle thread-pool workers (no thread can be created once fds run out), then opens
 //              /dev/null until exactly N fd numbers below the soft RLIMIT_NOFILE are left (use with --nofile)
@@ -16,6 +23,10 @@ using RingCore.Transport;
 string? deny = null;
 string? whenUnavailable = null;
 string? nofile = null;
+string denyIPv6 = "none";
+string urls = "http://127.0.0.1:0";
+string transport = "RingCore";
+string? selfRequest = null;
 for (int i = 0; i + 1 < args.Length; i += 2)
 {
     switch (args[i])
@@ -23,6 +34,10 @@ for (int i = 0; i + 1 < args.Length; i += 2)
         case "--deny-io-uring": deny = args[i + 1]; break;
         case "--when-unavailable": whenUnavailable = args[i + 1]; break;
         case "--nofile": nofile = args[i + 1]; break;
+        case "--deny-ipv6": denyIPv6 = args[i + 1]; break;
+        case "--urls": urls = args[i + 1]; break;
+        case "--transport": transport = args[i + 1]; break;
+        case "--self-request": selfRequest = args[i + 1]; break;
     }
 }
 
@@ -37,9 +52,13 @@ ulong softNofile = 0;
 if (denyErrno == -1 || args.Length % 2 != 0
     || !Enum.TryParse(whenUnavailable, ignoreCase: false, out RingCoreUnavailableBehavior behavior)
     || !Enum.IsDefined(behavior)
-    || (nofile is not null && (!ulong.TryParse(nofile, out softNofile) || softNofile == 0)))
+    || (nofile is not null && (!ulong.TryParse(nofile, out softNofile) || softNofile == 0))
+    || denyIPv6 is not ("EAFNOSUPPORT" or "none")
+    || transport is not ("RingCore" or "Sockets")
+    || (selfRequest is not null && !Uri.TryCreate(selfRequest, UriKind.Absolute, out _)))
 {
-    Console.Error.WriteLine("usage: RingCore.FallbackProbe --deny-io-uring <EPERM|ENOSYS|none> --when-unavailable <FallBackToSockets|Throw> [--nofile <N>]");
+    Console.Error.WriteLine("usage: RingCore.FallbackProbe --deny-io-uring <EPERM|ENOSYS|none> --when-unavailable <FallBackToSockets|Throw> " +
+        "[--deny-ipv6 <EAFNOSUPPORT|none>] [--urls <urls>] [--transport <RingCore|Sockets>] [--self-request <url>] [--nofile <N>]");
     return 2;
 }
 
@@ -53,31 +72,46 @@ if (softNofile != 0)
     }
 }
 
-if (denyErrno is int errno)
+bool denyIPv6Sockets = denyIPv6 == "EAFNOSUPPORT";
+if (denyErrno is not null || denyIPv6Sockets)
 {
-    string? error = SeccompFilter.TryInstall(errno);
+    string? error = SeccompFilter.TryInstall(denyErrno, denyIPv6Sockets);
     if (error is not null)
     {
         Console.WriteLine($"SECCOMP FAILED: {error}");
         return 3;
     }
-    Console.WriteLine($"SECCOMP io_uring_setup, io_uring_enter and io_uring_register now fail with {deny}");
+    if (denyErrno is not null)
+    {
+        Console.WriteLine($"SECCOMP io_uring_setup, io_uring_enter and io_uring_register now fail with {deny}");
+    }
+    if (denyIPv6Sockets)
+    {
+        Console.WriteLine("SECCOMP socket(AF_INET6, ...) now fails with EAFNOSUPPORT");
+    }
 }
 
 var builder = WebApplication.CreateSlimBuilder(args);
 builder.Logging.ClearProviders();
 builder.Logging.SetMinimumLevel(LogLevel.Information);
+// Kestrel's general category logs its address-binding fallbacks at Debug; its sub-categories (connections,
+// HTTP/2, bad requests...) stay at Information: the longer prefix wins.
+builder.Logging.AddFilter("Microsoft.AspNetCore.Server.Kestrel", LogLevel.Debug);
+builder.Logging.AddFilter("Microsoft.AspNetCore.Server.Kestrel.", LogLevel.Information);
 builder.Logging.AddSimpleConsole(options =>
 {
     options.SingleLine = true;
     options.ColorBehavior = LoggerColorBehavior.Disabled;
 });
-builder.WebHost.UseUrls("http://127.0.0.1:0");
-builder.WebHost.UseRingCore(options =>
+builder.WebHost.UseUrls(urls);
+if (transport == "RingCore")
 {
-    options.WhenUnavailable = behavior;
-    options.RingThreadCount = 2;
-});
+    builder.WebHost.UseRingCore(options =>
+    {
+        options.WhenUnavailable = behavior;
+        options.RingThreadCount = 2;
+    });
+}
 
 var app = builder.Build();
 app.MapGet("/", () => "fallback-probe");
@@ -102,6 +136,10 @@ catch (Exception ex)
 
 var addresses = app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses;
 Console.WriteLine($"LISTENING {addresses.First()}");
+if (selfRequest is not null)
+{
+    Console.WriteLine($"SELF-REQUEST {await SelfRequest.GetAsync(new Uri(selfRequest))}");
+}
 
 while (Console.In.ReadLine() is string command)
 {

@@ -33,7 +33,7 @@ internal static unsafe class ListenSockets
                 fds.Add(fd);
                 if (i == 0)
                 {
-                    bound = (IPEndPoint)SocketAddressCodec.GetLocal(fd, endPoint.AddressFamily)!;
+                    bound = LocalEndPoint(fd, endPoint);
                 }
                 Listen(fd, backlog, endPoint);
             }
@@ -52,14 +52,15 @@ internal static unsafe class ListenSockets
         int fd = NewSocket(domain, endPoint);
         try
         {
-            Libc.SetIntOption(fd, Libc.SOL_SOCKET, Libc.SO_REUSEADDR, 1);
+            SetOption(fd, Libc.SOL_SOCKET, Libc.SO_REUSEADDR, 1, "SO_REUSEADDR", endPoint);
             if (reusePort)
             {
-                Libc.SetIntOption(fd, Libc.SOL_SOCKET, Libc.SO_REUSEPORT, 1);
+                SetOption(fd, Libc.SOL_SOCKET, Libc.SO_REUSEPORT, 1, "SO_REUSEPORT", endPoint);
             }
             if (dualMode)
             {
-                Libc.SetIntOption(fd, Libc.IPPROTO_IPV6, Libc.IPV6_V6ONLY, 0);
+                // Kestrel's [::] means IPv6 and IPv4 (as the Sockets transport's DualMode).
+                SetOption(fd, Libc.IPPROTO_IPV6, Libc.IPV6_V6ONLY, 0, "IPV6_V6ONLY", endPoint);
             }
             Bind(fd, endPoint);
             return fd;
@@ -125,14 +126,26 @@ internal static unsafe class ListenSockets
         }
     }
 
+    // Every failure below is a SocketException (AddressInUseException for EADDRINUSE), never an IOException: see
+    // ListenErrors for why Kestrel's IPv6-to-IPv4 and localhost fallbacks depend on it.
+
     private static int NewSocket(int domain, EndPoint endPoint)
     {
         int fd = Libc.socket(domain, Libc.SOCK_STREAM | Libc.SOCK_CLOEXEC, 0);
         if (fd < 0)
         {
-            throw new IOException($"socket() for {endPoint} failed: {Errno.Describe(Libc.LastErrno)}");
+            string family = domain switch { Libc.AF_INET6 => "AF_INET6", Libc.AF_INET => "AF_INET", _ => "AF_UNIX" };
+            throw ListenErrors.Failed($"socket({family})", endPoint, Libc.LastErrno);
         }
         return fd;
+    }
+
+    private static void SetOption(int fd, int level, int option, int value, string optionName, EndPoint endPoint)
+    {
+        if (Libc.setsockopt(fd, level, option, &value, sizeof(int)) != 0)
+        {
+            throw ListenErrors.Failed($"setsockopt({optionName} = {value})", endPoint, Libc.LastErrno);
+        }
     }
 
     private static void Bind(int fd, EndPoint endPoint)
@@ -140,27 +153,24 @@ internal static unsafe class ListenSockets
         byte[] address = SocketAddressCodec.ToNative(endPoint);
         fixed (byte* p = address)
         {
-            if (Libc.bind(fd, p, address.Length) == 0)
+            if (Libc.bind(fd, p, address.Length) != 0)
             {
-                return;
+                throw ListenErrors.Failed("bind()", endPoint, Libc.LastErrno);
             }
         }
-        int errno = Libc.LastErrno;
-        string message = $"Failed to bind to address {endPoint}: {Errno.Describe(errno)}";
-        throw errno == Errno.EADDRINUSE
-            ? new AddressInUseException(message, new SocketException((int)SocketError.AddressAlreadyInUse))
-            : new IOException(message);
     }
 
     private static void Listen(int fd, int backlog, EndPoint endPoint)
     {
         if (Libc.listen(fd, backlog) != 0)
         {
-            int errno = Libc.LastErrno;
-            string message = $"listen() on {endPoint} failed: {Errno.Describe(errno)}";
-            throw errno == Errno.EADDRINUSE ? new AddressInUseException(message) : new IOException(message);
+            throw ListenErrors.Failed($"listen(backlog {backlog})", endPoint, Libc.LastErrno);
         }
     }
+
+    private static IPEndPoint LocalEndPoint(int fd, IPEndPoint endPoint) =>
+        SocketAddressCodec.GetLocal(fd, endPoint.AddressFamily) as IPEndPoint
+            ?? throw ListenErrors.Failed("getsockname()", endPoint, Libc.LastErrno);
 
     public static void CloseQuietly(int fd) => Libc.close(fd);
 }

@@ -64,13 +64,15 @@ public sealed class ProbeProcess : IAsyncDisposable
 
     /// <summary>
     /// Starts the probe with <c>--deny-io-uring</c>, <c>--when-unavailable</c>, any further arguments, and
-    /// environment variables set on top of the test runner's.
+    /// environment variables set on top of the test runner's. A <paramref name="launcher"/> (a program and its
+    /// arguments, e.g. <c>unshare -n --</c>) runs the dotnet host and its arguments instead; it must exec them, so that
+    /// <see cref="Pid"/> stays the probe's.
     /// </summary>
     public static ProbeProcess Start(string denyIoUring, string whenUnavailable, string[]? moreArgs = null,
-        IReadOnlyDictionary<string, string>? environment = null)
+        IReadOnlyDictionary<string, string>? environment = null, IReadOnlyList<string>? launcher = null)
     {
         string probeDll = LocateProbe();
-        var startInfo = new ProcessStartInfo(DotnetHost())
+        var startInfo = new ProcessStartInfo(launcher is null ? DotnetHost() : launcher[0])
         {
             RedirectStandardInput = true,
             RedirectStandardOutput = true,
@@ -78,6 +80,14 @@ public sealed class ProbeProcess : IAsyncDisposable
             UseShellExecute = false,
             WorkingDirectory = Path.GetDirectoryName(probeDll)!,
         };
+        if (launcher is not null)
+        {
+            foreach (string arg in launcher.Skip(1))
+            {
+                startInfo.ArgumentList.Add(arg);
+            }
+            startInfo.ArgumentList.Add(DotnetHost());
+        }
         startInfo.ArgumentList.Add(probeDll);
         startInfo.ArgumentList.Add("--deny-io-uring");
         startInfo.ArgumentList.Add(denyIoUring);
