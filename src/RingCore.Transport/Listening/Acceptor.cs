@@ -37,6 +37,7 @@ internal sealed unsafe class Acceptor : IRingOperationOwner
     private bool _acceptArmed;
     private bool _resumeArmed;
     private bool _stopping;
+    private volatile bool _stopRequested;   // set by Stop on any thread, before it shuts the socket down
     private int _errorsInARow;
     private int _nextPauseMilliseconds = FirstPauseMilliseconds;
     private bool _streakReported;
@@ -63,6 +64,7 @@ internal sealed unsafe class Acceptor : IRingOperationOwner
     /// </summary>
     public void Stop()
     {
+        _stopRequested = true;
         if (_ownsListenFd)
         {
             _listenHandle.TryEndNow(reset: false, isTcp: false);
@@ -150,9 +152,9 @@ internal sealed unsafe class Acceptor : IRingOperationOwner
             case Errno.EINVAL:
             case Errno.EOPNOTSUPP:
             case 88: // ENOTSOCK
-                if (!_stopping)
+                if (!_stopping && !_stopRequested)
                 {
-                    _log.AcceptFailed(_endPointName, Errno.Describe(errno));
+                    _log.AcceptFailed(_endPointName, Errno.Describe(errno)); // not our own shutdown while stopping
                 }
                 return false;
             case Errno.EMFILE:

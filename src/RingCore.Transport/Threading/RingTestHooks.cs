@@ -11,4 +11,7 @@ internal sealed class RingTestHooks
 
     /// <summary>Index of the ring whose enter <see cref="FailEnterWithErrno"/> fails.</summary>
     public volatile int FailEnterOnRing;
+
+    /// <summary>Runs on the ring thread before each item of posted work, with the item's state; may throw.</summary>
+    public Action<object?>? BeforePostedWork;
 }

@@ -316,6 +316,7 @@ internal sealed unsafe class RingThread : PipeScheduler, ICqeHandler
         {
             try
             {
+                _settings.TestHooks?.BeforePostedWork?.Invoke(item.State);
                 item.Action(item.State);
             }
             catch (Exception ex)

@@ -103,14 +103,13 @@ public sealed class ExhaustionTests
             }
 
             // While accepting is paused the server retries on a ring timeout, it does not spin: measure its CPU use.
-            int pauseLinesBefore = PauseLines(probe);
             TimeSpan cpuBefore = probe.CpuTime();
             var wall = Stopwatch.StartNew();
             await Task.Delay(TimeSpan.FromSeconds(2)); // a measurement window, not synchronisation
             TimeSpan cpuUsed = probe.CpuTime() - cpuBefore;
             double share = cpuUsed / wall.Elapsed;
             Assert.True(share < 0.5, $"the blocked server used {share:P0} of a core ({cpuUsed.TotalMilliseconds} ms CPU in {wall.ElapsedMilliseconds} ms).");
-            Assert.True(PauseLines(probe) > pauseLinesBefore, "accepting was not retried during the window.");
+            Assert.Equal(1, PauseLines(probe)); // one warning for the whole streak, however often accepting is retried
             Assert.All(pending, p => Assert.False(p.Response.IsCompleted, "a pending connection was answered while no fd was free."));
 
             // Give fds back: the paused accept resumes and the waiting connections are served.
