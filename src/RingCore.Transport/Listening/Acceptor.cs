@@ -9,7 +9,7 @@ namespace RingCore.Transport.Listening;
 /// <summary>
 /// One multishot accept on one listening fd, owned by one ring thread. Errors that concern one connection are
 /// skipped; running out of fds or memory, or any error that keeps repeating, pauses accepting for a while (a
-/// ring timeout that doubles while the error persists, one warning per streak, never a spin) while existing
+/// ring timeout that doubles while the error persists, one warning per streak and listener, never a spin) while existing
 /// connections go on being served. Stopping cancels the accept and, when this acceptor owns the listening fd,
 /// closes it after the final CQE; an owned listening socket is also shut down at once from the stopping thread,
 /// so new connections stop reaching this ring even while the ring thread is busy.
@@ -40,10 +40,11 @@ internal sealed unsafe class Acceptor : IRingOperationOwner
     private volatile bool _stopRequested;   // set by Stop on any thread, before it shuts the socket down
     private int _errorsInARow;
     private int _nextPauseMilliseconds = FirstPauseMilliseconds;
-    private bool _streakReported;
+    private readonly AcceptPauseReport _pauseReport;
 
-    public Acceptor(RingThread ring, int listenFd, bool ownsListenFd, Action<int> onAccepted, string endPointName, RingCoreLog log)
+    public Acceptor(RingThread ring, int listenFd, bool ownsListenFd, Action<int> onAccepted, string endPointName, RingCoreLog log, AcceptPauseReport pauseReport)
     {
+        _pauseReport = pauseReport;
         _ring = ring;
         _listenFd = listenFd;
         _listenHandle = new RingSocketHandle(listenFd, ownsListenFd);
@@ -132,7 +133,7 @@ internal sealed unsafe class Acceptor : IRingOperationOwner
     {
         _errorsInARow = 0;
         _nextPauseMilliseconds = FirstPauseMilliseconds;
-        _streakReported = false;
+        _pauseReport.EndStreak();
         if (_stopping)
         {
             Libc.close(fd);
@@ -177,9 +178,8 @@ internal sealed unsafe class Acceptor : IRingOperationOwner
     private void Pause(int errno)
     {
         _ring.Counters.AcceptPauses++;
-        if (!_streakReported)
+        if (_pauseReport.TryStartStreak())
         {
-            _streakReported = true;
             _log.AcceptPaused(_endPointName, _nextPauseMilliseconds, Errno.Describe(errno));
         }
         if (_acceptArmed || _resumeArmed || _stopping)

@@ -18,6 +18,7 @@ internal sealed class RingConnectionListener : IConnectionListener
     private readonly ConnectionSettings _settings;
     private readonly Channel<RingConnection> _accepted = Channel.CreateUnbounded<RingConnection>(new UnboundedChannelOptions { SingleWriter = false });
     private readonly List<Acceptor> _acceptors = new();
+    private readonly AcceptPauseReport _pauseReport = new();
     private AddressFamily _family;
     private UnixDomainSocketEndPoint? _unixPathToRemove;
     private Task? _unbindTask;
@@ -52,7 +53,7 @@ internal sealed class RingConnectionListener : IConnectionListener
                 for (int i = 0; i < rings.Count; i++)
                 {
                     RingThread ring = rings[i];
-                    _acceptors.Add(new Acceptor(ring, fds[i], ownsListenFd: true, fd => OnAccepted(ring, fd), bound.ToString(), _settings.Log));
+                    _acceptors.Add(new Acceptor(ring, fds[i], ownsListenFd: true, fd => OnAccepted(ring, fd), bound.ToString(), _settings.Log, _pauseReport));
                 }
                 break;
 
@@ -60,14 +61,14 @@ internal sealed class RingConnectionListener : IConnectionListener
                 int unixFd = ListenSockets.BindUnix(unix, backlog);
                 _unixPathToRemove = unix;
                 _family = AddressFamily.Unix;
-                _acceptors.Add(new Acceptor(rings[0], unixFd, ownsListenFd: true, HandOff, unix.ToString(), _settings.Log));
+                _acceptors.Add(new Acceptor(rings[0], unixFd, ownsListenFd: true, HandOff, unix.ToString(), _settings.Log, _pauseReport));
                 break;
 
             case FileHandleEndPoint handle:
                 var (handleFd, family, local) = ListenSockets.AdoptFileHandle(handle, backlog);
                 EndPoint = local;
                 _family = family;
-                _acceptors.Add(new Acceptor(rings[0], handleFd, ownsListenFd: false, HandOff, $"file handle {handleFd}", _settings.Log));
+                _acceptors.Add(new Acceptor(rings[0], handleFd, ownsListenFd: false, HandOff, $"file handle {handleFd}", _settings.Log, _pauseReport));
                 break;
 
             default:
