@@ -134,16 +134,20 @@ internal sealed class RingConnectionListener : IConnectionListener
 
     /// <summary>
     /// Stops accepting. The listening sockets are shut down on the calling thread, so no new connection reaches
-    /// any ring after this returns or is cancelled, even a ring whose thread is busy; the wait for the rings to
-    /// finish their accepts honours <paramref name="cancellationToken"/>.
+    /// any ring after this returns, even a ring whose thread is busy. The wait for the rings to finish their
+    /// accepts ends when <paramref name="cancellationToken"/> fires, without throwing: Kestrel's stop goes on.
     /// </summary>
-    public ValueTask UnbindAsync(CancellationToken cancellationToken = default)
+    public async ValueTask UnbindAsync(CancellationToken cancellationToken = default)
     {
+        Task unbind;
         lock (_acceptors)
         {
-            _unbindTask ??= UnbindCoreAsync();
+            unbind = _unbindTask ??= UnbindCoreAsync();
         }
-        return new ValueTask(_unbindTask.WaitAsync(cancellationToken));
+        // Kestrel waits for its accept loop before anything else: AcceptAsync returns null from now on, whether or
+        // not the rings have finished their part (a connection accepted meanwhile is closed as an orphan).
+        _accepted.Writer.TryComplete();
+        await unbind.WaitAsync(cancellationToken).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
     }
 
     private async Task UnbindCoreAsync()
@@ -172,14 +176,9 @@ internal sealed class RingConnectionListener : IConnectionListener
         {
             return;
         }
-        // Bounded: a ring thread held by application code may never finish its part of the unbind.
-        try
-        {
-            await UnbindAsync().AsTask().WaitAsync(RingThreadGroup.StopTimeout).ConfigureAwait(false);
-        }
-        catch (TimeoutException)
-        {
-        }
+        // Kestrel has already waited for the unbind as long as its shutdown timeout allowed: start it if it was not,
+        // but do not wait again. Stopping the rings finishes it, within the group's own bound.
+        await UnbindAsync(new CancellationToken(canceled: true)).ConfigureAwait(false);
         await _group.ReleaseAsync().ConfigureAwait(false);
     }
 }

@@ -11,6 +11,8 @@ internal sealed class RingThreadGroup
 {
     /// <summary>Longest a stop waits for the ring threads (one held by application code may never come back).</summary>
     public static readonly TimeSpan StopTimeout = TimeSpan.FromSeconds(5);
+
+    private static readonly TimeSpan StopPollInterval = TimeSpan.FromMilliseconds(100);
     private readonly RingCoreTransportOptions _options;
     private readonly RingCoreLog _log;
     private readonly Lock _lock = new();
@@ -121,13 +123,21 @@ internal sealed class RingThreadGroup
     private async Task StopAsync(RingThread[] threads)
     {
         Task all = Task.WhenAll(threads.Select(t => t.StopAsync()));
-        if (await Task.WhenAny(all, Task.Delay(StopTimeout)).ConfigureAwait(false) != all)
+        var waited = System.Diagnostics.Stopwatch.StartNew();
+        // Bounded, and shorter still when every ring that has not stopped is held by application code (UnsafeInline
+        // with a handler that blocks): such a ring stops when the handler returns, and waiting holds up the host.
+        while (await Task.WhenAny(all, Task.Delay(StopPollInterval)).ConfigureAwait(false) != all)
         {
-            foreach (RingThread thread in threads.Where(t => !t.Stopped.IsCompleted))
+            RingThread[] running = threads.Where(t => !t.Stopped.IsCompleted).ToArray();
+            bool allHeldByApplication = running.Length > 0 && running.All(t => t.InApplicationCode) && waited.Elapsed > StopPollInterval;
+            if (allHeldByApplication || (running.Length > 0 && waited.Elapsed > StopTimeout))
             {
-                _log.RingStopTimedOut(thread.Index, thread.OwnerCount, (int)StopTimeout.TotalSeconds);
+                foreach (RingThread thread in running)
+                {
+                    _log.RingStopTimedOut(thread.Index, thread.OwnerCount, (int)Math.Ceiling(waited.Elapsed.TotalSeconds));
+                }
+                return;
             }
-            return;
         }
         // Stopped completes in the thread's last lines; let the threads really be gone before saying so.
         foreach (RingThread thread in threads)

@@ -67,7 +67,7 @@ public sealed class IntegrityTests(ITestOutputHelper output)
         await using (var server = await RingServer.StartAsync(TransferApp, configureTransport: options =>
         {
             options.SubmissionQueueSize = 8;
-            options.CompletionQueueSize = 16;
+            options.CompletionQueueSize = 8;
         }))
         {
             await RunTransfersAsync(server, Transfers(seed: 13, count: 128), concurrency: 64);

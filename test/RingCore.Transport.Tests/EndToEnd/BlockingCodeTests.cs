@@ -1,0 +1,294 @@
+using System.Diagnostics;
+using System.Net.Sockets;
+using System.Security.Cryptography;
+using System.Text;
+using Microsoft.AspNetCore.Connections.Features;
+using Microsoft.AspNetCore.Http;
+using Microsoft.AspNetCore.Http.Features;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Hosting;
+using RingCore.Transport.Tests.Faults;
+using RingCore.Transport.Tests.Infrastructure;
+using Xunit.Abstractions;
+
+namespace RingCore.Transport.Tests.EndToEnd;
+
+/// <summary>
+/// Existing apps block: sync-over-async on the request body, synchronous I/O switched on per request, handlers
+/// that sleep. With the default options each case behaves as under Kestrel's Sockets transport: the blocked request
+/// completes when its wait would, and every other connection keeps being served. The blocking request is always
+/// the second on its keep-alive connection (the first request of a connection starts on the thread pool anyway).
+/// </summary>
+[Collection(ServerCollection.Name)]
+public sealed class BlockingCodeTests(ITestOutputHelper output)
+{
+    private static readonly TimeSpan Timeout = TimeSpan.FromSeconds(30);
+    private static readonly byte[] Ok = "ok"u8.ToArray();
+
+    [Fact]
+    public async Task SyncOverAsyncBodyReadCompletesAndOtherConnectionsAreServedMeanwhile()
+    {
+        var waiting = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        await using var server = await RingServer.StartAsync(context =>
+        {
+            if (context.Request.Path == "/sync-over-async")
+            {
+                // The anti-pattern, left over from a migration: .Result on every body read.
+                var buffer = new byte[4096];
+                long total = 0;
+                int n;
+                waiting.TrySetResult();
+                while ((n = context.Request.Body.ReadAsync(buffer).AsTask().Result) > 0)
+                {
+                    total += n;
+                }
+                return WriteAsync(context, Encoding.ASCII.GetBytes(total.ToString(System.Globalization.CultureInfo.InvariantCulture)));
+            }
+            return WriteAsync(context, Ok);
+        });
+        using var cts = new CancellationTokenSource(Timeout);
+
+        using var blocking = await KeepAliveAsync(server, cts.Token);
+        await blocking.SendAsync("POST /sync-over-async HTTP/1.1\r\nHost: x\r\nContent-Length: 2000\r\n\r\n" + new string('a', 1000), cts.Token);
+        await waiting.Task.WaitAsync(Timeout);
+
+        // While the handler waits for the second half, 40 new connections are all served.
+        var others = Stopwatch.StartNew();
+        using (var burst = await Burst.ConnectAsync(server.LoopbackEndPoint, 40))
+        {
+            await burst.SendAllAsync(RawClient.Get("/plaintext"));
+            await burst.ExpectAllAsync(1, Ok);
+        }
+        output.WriteLine($"40 other connections served in {others.ElapsedMilliseconds} ms while the handler waited");
+
+        await Task.Delay(300); // the client's pause between the two halves of its body (part of the scenario)
+        var rest = Stopwatch.StartNew();
+        await blocking.SendAsync(new string('b', 1000), cts.Token);
+        var (status, body) = await blocking.ReadResponseAsync(cts.Token);
+        Assert.Equal(200, status);
+        Assert.Equal("2000", Encoding.ASCII.GetString(body));
+        output.WriteLine($"blocked request completed {rest.ElapsedMilliseconds} ms after the rest of its body was sent");
+    }
+
+    [Fact]
+    public async Task HandlersThatSleepDelayNoOtherRequest()
+    {
+        using var slept = new CountdownEvent(2);
+        await using var server = await RingServer.StartAsync(context =>
+        {
+            if (context.Request.Path == "/sleep")
+            {
+                slept.Signal();
+                Thread.Sleep(1500); // a retry helper's sleep
+            }
+            return WriteAsync(context, Ok);
+        });
+        using var cts = new CancellationTokenSource(Timeout);
+
+        using var sleeper1 = await KeepAliveAsync(server, cts.Token);
+        using var sleeper2 = await KeepAliveAsync(server, cts.Token);
+        using var others = await Burst.ConnectAsync(server.LoopbackEndPoint, 40);
+        await others.SendAllAsync(RawClient.Get("/warm-up"));
+        await others.ExpectAllAsync(1, Ok);
+
+        await sleeper1.SendAsync(RawClient.Get("/sleep"), cts.Token);
+        await sleeper2.SendAsync(RawClient.Get("/sleep"), cts.Token);
+        Assert.True(slept.Wait(Timeout));
+
+        // 40 keep-alive requests while both handlers sleep: each is answered long before the sleeps end.
+        var sent = Stopwatch.StartNew();
+        await others.SendAllAsync(RawClient.Get("/plaintext"));
+        await others.ExpectAllAsync(1, Ok);
+        TimeSpan slowest = sent.Elapsed;
+        output.WriteLine($"40 requests during two 1.5 s sleeps: all answered within {slowest.TotalMilliseconds:F0} ms");
+        Assert.True(slowest < TimeSpan.FromSeconds(1), $"other requests waited {slowest.TotalMilliseconds:F0} ms for the sleeping handlers");
+
+        Assert.Equal(Ok, (await sleeper1.ReadResponseAsync(cts.Token)).Body);
+        Assert.Equal(Ok, (await sleeper2.ReadResponseAsync(cts.Token)).Body);
+    }
+
+    [Fact]
+    public async Task PerRequestSynchronousIoReadsATrickledBodyAndWritesToASlowReader()
+    {
+        const int UploadSize = 1024 * 1024;
+        const int DownloadSize = 4 * 1024 * 1024;
+        await using var server = await RingServer.StartAsync(context =>
+        {
+            // Switched on for this request only, as apps do around a legacy synchronous API.
+            if (context.Request.Path == "/first")
+            {
+                return WriteAsync(context, Ok);
+            }
+            context.Features.Get<IHttpBodyControlFeature>()!.AllowSynchronousIO = true;
+            if (context.Request.Path == "/upload")
+            {
+                using var hash = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
+                var buffer = new byte[8192];
+                int n;
+                while ((n = context.Request.Body.Read(buffer)) > 0)
+                {
+                    hash.AppendData(buffer.AsSpan(0, n));
+                }
+                byte[] answer = Encoding.ASCII.GetBytes(Convert.ToHexString(hash.GetHashAndReset()));
+                context.Response.ContentLength = answer.Length;
+                context.Response.Body.Write(answer);
+                return Task.CompletedTask;
+            }
+            // A synchronous 4 MiB write: it waits whenever the output pipe is full, i.e. on the slow reader.
+            context.Response.ContentLength = DownloadSize;
+            var chunk = new byte[64 * 1024];
+            for (int written = 0; written < DownloadSize; written += chunk.Length)
+            {
+                Payload.Fill(7, written, chunk);
+                context.Response.Body.Write(chunk);
+            }
+            return Task.CompletedTask;
+        });
+        using var cts = new CancellationTokenSource(Timeout);
+
+        byte[] upload = RandomNumberGenerator.GetBytes(UploadSize);
+        using var client = await KeepAliveAsync(server, cts.Token);
+        await client.SendAsync($"POST /upload HTTP/1.1\r\nHost: x\r\nContent-Length: {UploadSize}\r\n\r\n", cts.Token);
+        for (int sent = 0; sent < UploadSize; sent += 16 * 1024)
+        {
+            await client.SendAsync(upload.AsMemory(sent, 16 * 1024), cts.Token);
+            await Task.Yield();
+        }
+        var (status, body) = await client.ReadResponseAsync(cts.Token);
+        Assert.Equal(200, status);
+        Assert.Equal(Convert.ToHexString(SHA256.HashData(upload)), Encoding.ASCII.GetString(body));
+
+        // The slow reader: a small receive buffer, read in small pieces with pauses.
+        client.Socket.ReceiveBufferSize = 16 * 1024;
+        await client.SendAsync(RawClient.Get("/download"), cts.Token);
+        var (downloadStatus, headers) = await client.ReadHeadersAsync(cts.Token);
+        Assert.Equal(200, downloadStatus);
+        Assert.Equal(DownloadSize.ToString(System.Globalization.CultureInfo.InvariantCulture), headers["Content-Length"]);
+        using var received = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
+        long read = 0;
+        await client.ReadBodyAsync(DownloadSize, piece =>
+        {
+            received.AppendData(piece);
+            if ((read += piece.Length) % (512 * 1024) < piece.Length)
+            {
+                Thread.Sleep(20); // the reader is slow: the server's synchronous writes wait on it
+            }
+        }, cts.Token);
+        Assert.Equal(Payload.Sha256(7, DownloadSize), Convert.ToHexString(received.GetHashAndReset()));
+    }
+
+    /// <summary>
+    /// Abort from another thread takes effect on the socket at once, even while the connection's ring thread is
+    /// held by a handler (only possible with the UnsafeInline opt-in, which is what holds it here).
+    /// </summary>
+    [Fact]
+    public async Task AbortFromAnotherThreadResetsAtOnceWhileTheRingThreadIsHeld()
+    {
+        using var release = new ManualResetEventSlim();
+        var holding = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        IConnectionLifetimeFeature? victimLifetime = null;
+        await using var server = await RingServer.StartAsync(context =>
+        {
+            if (context.Request.Path == "/remember")
+            {
+                victimLifetime = context.Features.Get<IConnectionLifetimeFeature>();
+            }
+            else if (context.Request.Path == "/hold")
+            {
+                holding.TrySetResult();
+                release.Wait(Timeout); // blocks the ring thread: UnsafeInline runs this on it
+            }
+            return WriteAsync(context, Ok);
+        }, configureTransport: options =>
+        {
+            options.RingThreadCount = 1;
+            options.ApplicationScheduling = RingCoreApplicationScheduling.UnsafeInline;
+        });
+        using var cts = new CancellationTokenSource(Timeout);
+
+        using var victim = await KeepAliveAsync(server, cts.Token, "/remember");
+        using var holder = await KeepAliveAsync(server, cts.Token);
+        await holder.SendAsync(RawClient.Get("/hold"), cts.Token);
+        await holding.Task.WaitAsync(Timeout);
+
+        var resetSeen = Stopwatch.StartNew();
+        Task<(byte[] Data, bool Reset)> victimEnd = victim.ReadToEndAsync(cts.Token);
+        await Task.Run(() => victimLifetime!.Abort());
+        var (_, reset) = await victimEnd;
+        resetSeen.Stop();
+        output.WriteLine($"the peer saw the reset {resetSeen.Elapsed.TotalMilliseconds:F1} ms after Abort, with the ring thread held");
+        Assert.True(reset, "the aborted connection was closed without RST");
+        Assert.True(resetSeen.Elapsed < TimeSpan.FromSeconds(1), $"the reset took {resetSeen.Elapsed.TotalMilliseconds:F0} ms");
+
+        release.Set();
+        Assert.Equal(Ok, (await holder.ReadResponseAsync(cts.Token)).Body);
+        holder.Dispose();
+        await server.WaitForNoConnectionsAsync(Timeout);
+    }
+
+    /// <summary>
+    /// Host stop while a handler blocks forever: StopAsync returns within the shutdown timeout, aborting what
+    /// remains, and leaves no ring thread and no transport fd behind (the blocked thread-pool thread stays blocked).
+    /// </summary>
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public async Task StopReturnsWithinTheShutdownTimeoutWhileAHandlerBlocksForever(bool unsafeInline)
+    {
+        using var never = new ManualResetEventSlim();
+        var blocked = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        int fdsBefore = ProcessResources.TransportFdCount();
+        var server = await RingServer.StartAsync(context =>
+        {
+            if (context.Request.Path == "/forever")
+            {
+                blocked.TrySetResult();
+                never.Wait(TimeSpan.FromSeconds(60)); // "forever" for this test: far beyond every timeout below
+            }
+            return WriteAsync(context, Ok);
+        }, configureTransport: options =>
+        {
+            options.RingThreadCount = 1;
+            if (unsafeInline)
+            {
+                options.ApplicationScheduling = RingCoreApplicationScheduling.UnsafeInline;
+            }
+        }, configureServices: services => services.Configure<HostOptions>(o => o.ShutdownTimeout = TimeSpan.FromSeconds(2)));
+        using var cts = new CancellationTokenSource(Timeout);
+        try
+        {
+            using var client = await KeepAliveAsync(server, cts.Token);
+            await client.SendAsync(RawClient.Get("/forever"), cts.Token);
+            await blocked.Task.WaitAsync(Timeout);
+
+            var stopping = Stopwatch.StartNew();
+            await server.StopAsync().WaitAsync(Timeout);
+            output.WriteLine($"stopped in {stopping.Elapsed.TotalSeconds:F2} s with a handler blocked (UnsafeInline: {unsafeInline})");
+            // Shutdown timeout 2 s, then Kestrel aborts what remains (waiting 1 s for it) and the transport stops at once.
+            Assert.True(stopping.Elapsed < TimeSpan.FromSeconds(5), $"stop took {stopping.Elapsed.TotalSeconds:F1} s");
+            var (_, _) = await client.ReadToEndAsync(cts.Token); // the client's connection was closed
+        }
+        finally
+        {
+            never.Set();
+        }
+        await ProcessResources.WaitForNoRingThreadsAsync();
+        Assert.Equal(fdsBefore, ProcessResources.TransportFdCount());
+        await server.DisposeAsync();
+    }
+
+    private static Task WriteAsync(HttpContext context, byte[] body)
+    {
+        context.Response.ContentLength = body.Length;
+        return context.Response.Body.WriteAsync(body).AsTask();
+    }
+
+    /// <summary>A raw keep-alive connection that has already had one request answered.</summary>
+    private static async Task<RawClient> KeepAliveAsync(RingServer server, CancellationToken cancellationToken, string firstPath = "/first")
+    {
+        var client = await RawClient.ConnectAsync(server.LoopbackEndPoint, cancellationToken);
+        await client.SendAsync(RawClient.Get(firstPath), cancellationToken);
+        Assert.Equal(Ok, (await client.ReadResponseAsync(cancellationToken)).Body);
+        return client;
+    }
+}
