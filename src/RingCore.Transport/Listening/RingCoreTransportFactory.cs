@@ -108,7 +108,7 @@ internal sealed class RingCoreTransportFactory : IConnectionListenerFactory, ICo
                 // Kestrel's pinned block pool when the host has one (it is what its Sockets transport uses).
                 _memoryPool = _services.GetService<IMemoryPoolFactory<byte>>()?.Create(new MemoryPoolOptions { Owner = "ringcore" })
                     ?? MemoryPool<byte>.Shared;
-                _connectionSettings = new ConnectionSettings(_options, ChooseScheduling(), _memoryPool, _log);
+                _connectionSettings = new ConnectionSettings(_options, ChooseScheduling(), _memoryPool, _log, FinOnErrorSwitch.IsEnabled);
             }
             return _connectionSettings;
         }
