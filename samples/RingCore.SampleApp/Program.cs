@@ -68,30 +68,48 @@ app.MapPost("/upload", async (HttpContext context) =>
     return Results.Text($"{total} {Convert.ToHexString(sha.GetHashAndReset())}");
 });
 
-// GET /_stats: the transport's counters, read the way any app or exporter would, through its Meter.
+// GET /_stats: the transport's counters, read the way an exporter scoped to this app would: through the meter its
+// IMeterFactory made (Meter.Scope), summed over the per-ring measurements.
+var meterFactory = app.Services.GetRequiredService<System.Diagnostics.Metrics.IMeterFactory>();
 app.MapGet("/_stats", () =>
 {
     if (!transport.StartsWith("ringcore", StringComparison.Ordinal))
     {
         return Results.Json(new Dictionary<string, object> { ["transport"] = transport });
     }
-    var values = new Dictionary<string, object> { ["transport"] = transport };
+    var totals = new Dictionary<string, long>();
     using var listener = new System.Diagnostics.Metrics.MeterListener();
     listener.InstrumentPublished = (instrument, l) =>
     {
-        if (instrument.Meter.Name == RingCoreMetrics.MeterName)
+        if (instrument.Meter.Name == RingCoreMetrics.MeterName && instrument.Meter.Scope == meterFactory)
         {
             l.EnableMeasurementEvents(instrument);
         }
     };
-    listener.SetMeasurementEventCallback<long>((instrument, value, _, _) => values[instrument.Name] = value);
+    listener.SetMeasurementEventCallback<long>((instrument, value, tags, _) =>
+    {
+        string name = instrument.Name;
+        foreach (var tag in tags)
+        {
+            if (tag.Key == "network.io.direction")
+            {
+                name += "." + tag.Value; // ringcore.network.io.receive / .transmit
+            }
+        }
+        totals[name] = totals.GetValueOrDefault(name) + value;
+    });
     listener.Start();
     listener.RecordObservableInstruments();
+    var values = new Dictionary<string, object> { ["transport"] = transport };
+    foreach (var (name, value) in totals)
+    {
+        values[name] = value;
+    }
     // Short names used by samples/RingCore.BenchmarkRunner.
-    values["syscalls"] = values.GetValueOrDefault("ringcore.syscalls", 0L);
-    values["ioUringEnters"] = values.GetValueOrDefault("ringcore.io_uring.enters", 0L);
-    values["wakeups"] = values.GetValueOrDefault("ringcore.wakeups", 0L);
-    values["connectionsActive"] = values.GetValueOrDefault("ringcore.connections.active", 0L);
+    values["syscalls"] = totals.GetValueOrDefault("ringcore.syscalls");
+    values["ioUringEnters"] = totals.GetValueOrDefault("ringcore.io_uring.enters");
+    values["wakeups"] = totals.GetValueOrDefault("ringcore.ring.wakeups");
+    values["connectionsActive"] = totals.GetValueOrDefault("ringcore.active_connections");
     return Results.Json(values);
 });
 

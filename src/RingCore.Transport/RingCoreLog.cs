@@ -2,7 +2,13 @@ using Microsoft.Extensions.Logging;
 
 namespace RingCore.Transport;
 
-/// <summary>Every message the transport logs, with stable event ids. Category: "RingCore.Transport".</summary>
+/// <summary>
+/// Every message the transport logs, with stable event ids. Category: "RingCore.Transport". The connection events
+/// (3–7, 15, 16) carry the event names of Kestrel's Sockets transport (ConnectionReadFin, ConnectionWriteFin,
+/// ConnectionWriteRst, ConnectionReset, ConnectionError, ConnectionPause, ConnectionResume), so tools and tests that
+/// match Sockets' events by name see the same events here. All are Debug; the generated methods check IsEnabled
+/// first, so they cost a call and a check when Debug is off.
+/// </summary>
 internal sealed partial class RingCoreLog
 {
     public const string Category = "RingCore.Transport";
@@ -19,19 +25,20 @@ internal sealed partial class RingCoreLog
     [LoggerMessage(2, LogLevel.Warning, "io_uring is unavailable, so RingCore falls back to Kestrel's Sockets transport. Reason: {Reason} To fail startup instead, set RingCoreTransportOptions.WhenUnavailable = Throw.")]
     public partial void FallingBackToSockets(string reason);
 
-    [LoggerMessage(3, LogLevel.Debug, "Connection {ConnectionId}: the client closed its side (FIN).")]
+    [LoggerMessage(3, LogLevel.Debug, "Connection {ConnectionId}: the client closed its side (FIN).", EventName = "ConnectionReadFin")]
     public partial void ConnectionReadFin(string connectionId);
 
-    [LoggerMessage(4, LogLevel.Debug, "Connection {ConnectionId} was reset by the client: {Reason}")]
+    [LoggerMessage(4, LogLevel.Debug, "Connection {ConnectionId} was reset by the client: {Reason}", EventName = "ConnectionReset")]
     public partial void ConnectionReset(string connectionId, string reason);
 
-    [LoggerMessage(5, LogLevel.Debug, "Connection {ConnectionId} sending FIN: {Reason}")]
+    [LoggerMessage(5, LogLevel.Debug, "Connection {ConnectionId} sending FIN: {Reason}", EventName = "ConnectionWriteFin")]
     public partial void ConnectionWriteFin(string connectionId, string reason);
 
-    [LoggerMessage(6, LogLevel.Debug, "Connection {ConnectionId} aborted (RST): {Reason}")]
-    public partial void ConnectionAborted(string connectionId, string reason);
+    /// <summary>An abort with a reason, or a send error, resets the connection (unless FinOnError is on).</summary>
+    [LoggerMessage(6, LogLevel.Debug, "Connection {ConnectionId} sending RST: {Reason}", EventName = "ConnectionWriteRst")]
+    public partial void ConnectionWriteRst(string connectionId, string reason);
 
-    [LoggerMessage(7, LogLevel.Debug, "Connection {ConnectionId} failed: {Reason}")]
+    [LoggerMessage(7, LogLevel.Debug, "Connection {ConnectionId} failed: {Reason}", EventName = "ConnectionError")]
     public partial void ConnectionError(string connectionId, string reason);
 
     [LoggerMessage(8, LogLevel.Warning, "Accepting on {EndPoint} is paused for {DelayMs} ms: {Reason}. Existing connections keep being served.")]
@@ -54,4 +61,12 @@ internal sealed partial class RingCoreLog
 
     [LoggerMessage(14, LogLevel.Warning, "Ring thread {Index} has spent {Milliseconds} ms in the transport's own work (completion handlers, posted work, logging) without returning to its ring: the {Owners} connection(s) and listener(s) on it are stalled. This is not application code; a blocking logging provider or a transport bug are the usual causes.")]
     public partial void RingThreadStalledInTransport(int index, long milliseconds, int owners);
+
+    /// <summary>The application is behind: the input pipe is full, so the transport stops receiving for this connection.</summary>
+    [LoggerMessage(15, LogLevel.Debug, "Connection {ConnectionId} paused receiving: the application has not read what was received.", EventName = "ConnectionPause")]
+    public partial void ConnectionPause(string connectionId);
+
+    /// <summary>The application read enough of the input pipe for the paused flush to complete.</summary>
+    [LoggerMessage(16, LogLevel.Debug, "Connection {ConnectionId} resumed receiving.", EventName = "ConnectionResume")]
+    public partial void ConnectionResume(string connectionId);
 }

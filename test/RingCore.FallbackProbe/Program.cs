@@ -8,9 +8,13 @@ using RingCore.Transport;
 //                               [--deny-ipv6 <EAFNOSUPPORT|none>] [--urls <Kestrel URLs, default http://127.0.0.1:0>]
 //                               [--transport <RingCore|Sockets>] [--self-request <http://IP:port/path>]
 //                               [--nofile <soft RLIMIT_NOFILE, set before anything else>]
+//                               [--fin-on-error <on|off>] [--transport-log-level <Information|Debug>]
 // --deny-ipv6 EAFNOSUPPORT makes socket(AF_INET6, ...) fail as on a host booted with ipv6.disable=1. --transport
 // Sockets serves with Kestrel's own Sockets transport (no UseRingCore), to compare. Kestrel's own category logs at
-// Debug, so its address-binding fallbacks show.
+// Debug, so its address-binding fallbacks show. --fin-on-error on sets Kestrel's AppContext switch
+// Microsoft.AspNetCore.Server.Kestrel.FinOnError before anything reads it (a switch is process-wide, so tests that
+// need it run here rather than in the test process). --transport-log-level Debug logs RingCore.Transport's connection
+// events (FIN, RST, pause...). GET /abort aborts its connection (HttpContext.Abort).
 // Prints "LISTENING <url>" once serving (and, with --self-request, "SELF-REQUEST <status> <body>" or
 // "SELF-REQUEST FAILED: <why>" after one GET of that URL from inside the probe), serves until its standard input is
 // closed, then stops and exits 0.
@@ -27,6 +31,8 @@ string denyIPv6 = "none";
 string urls = "http://127.0.0.1:0";
 string transport = "RingCore";
 string? selfRequest = null;
+string finOnError = "off";
+string transportLogLevel = "Information";
 for (int i = 0; i + 1 < args.Length; i += 2)
 {
     switch (args[i])
@@ -38,6 +44,8 @@ for (int i = 0; i + 1 < args.Length; i += 2)
         case "--urls": urls = args[i + 1]; break;
         case "--transport": transport = args[i + 1]; break;
         case "--self-request": selfRequest = args[i + 1]; break;
+        case "--fin-on-error": finOnError = args[i + 1]; break;
+        case "--transport-log-level": transportLogLevel = args[i + 1]; break;
     }
 }
 
@@ -55,10 +63,13 @@ if (denyErrno == -1 || args.Length % 2 != 0
     || (nofile is not null && (!ulong.TryParse(nofile, out softNofile) || softNofile == 0))
     || denyIPv6 is not ("EAFNOSUPPORT" or "none")
     || transport is not ("RingCore" or "Sockets")
-    || (selfRequest is not null && !Uri.TryCreate(selfRequest, UriKind.Absolute, out _)))
+    || (selfRequest is not null && !Uri.TryCreate(selfRequest, UriKind.Absolute, out _))
+    || finOnError is not ("on" or "off")
+    || transportLogLevel is not ("Information" or "Debug"))
 {
     Console.Error.WriteLine("usage: RingCore.FallbackProbe --deny-io-uring <EPERM|ENOSYS|none> --when-unavailable <FallBackToSockets|Throw> " +
-        "[--deny-ipv6 <EAFNOSUPPORT|none>] [--urls <urls>] [--transport <RingCore|Sockets>] [--self-request <url>] [--nofile <N>]");
+        "[--deny-ipv6 <EAFNOSUPPORT|none>] [--urls <urls>] [--transport <RingCore|Sockets>] [--self-request <url>] [--nofile <N>] " +
+        "[--fin-on-error <on|off>] [--transport-log-level <Information|Debug>]");
     return 2;
 }
 
@@ -91,6 +102,12 @@ if (denyErrno is not null || denyIPv6Sockets)
     }
 }
 
+if (finOnError == "on")
+{
+    // Before the host exists: Kestrel and RingCore read the switch once, when first needed.
+    AppContext.SetSwitch("Microsoft.AspNetCore.Server.Kestrel.FinOnError", true);
+}
+
 var builder = WebApplication.CreateSlimBuilder(args);
 builder.Logging.ClearProviders();
 builder.Logging.SetMinimumLevel(LogLevel.Information);
@@ -98,6 +115,7 @@ builder.Logging.SetMinimumLevel(LogLevel.Information);
 // HTTP/2, bad requests...) stay at Information: the longer prefix wins.
 builder.Logging.AddFilter("Microsoft.AspNetCore.Server.Kestrel", LogLevel.Debug);
 builder.Logging.AddFilter("Microsoft.AspNetCore.Server.Kestrel.", LogLevel.Information);
+builder.Logging.AddFilter("RingCore.Transport", Enum.Parse<LogLevel>(transportLogLevel));
 builder.Logging.AddSimpleConsole(options =>
 {
     options.SingleLine = true;
@@ -115,6 +133,7 @@ if (transport == "RingCore")
 
 var app = builder.Build();
 app.MapGet("/", () => "fallback-probe");
+app.MapGet("/abort", (HttpContext context) => context.Abort());
 
 try
 {

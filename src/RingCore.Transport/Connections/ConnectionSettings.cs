@@ -7,10 +7,12 @@ namespace RingCore.Transport.Connections;
 /// <summary>What every connection of a listener shares: memory, pipe shapes, scheduling and logging.</summary>
 internal sealed class ConnectionSettings
 {
-    public ConnectionSettings(RingCoreTransportOptions options, RingCoreApplicationScheduling scheduling, MemoryPool<byte> memoryPool, RingCoreLog log)
+    public ConnectionSettings(RingCoreTransportOptions options, RingCoreApplicationScheduling scheduling, MemoryPool<byte> memoryPool, RingCoreLog log,
+        bool finOnError)
     {
         MemoryPool = memoryPool;
         Log = log;
+        FinOnError = finOnError;
         NoDelay = options.NoDelay;
         InlineApplicationCode = scheduling == RingCoreApplicationScheduling.UnsafeInline;
         MaxReadBufferSize = options.MaxReadBufferSize ?? 0;
@@ -23,6 +25,12 @@ internal sealed class ConnectionSettings
     public RingCoreLog Log { get; }
 
     public bool NoDelay { get; }
+
+    /// <summary>
+    /// Close with FIN even when aborted with a reason or after a send error (Kestrel's FinOnError switch, see
+    /// <see cref="FinOnErrorSwitch"/>); otherwise those close with RST, as Kestrel's Sockets transport does.
+    /// </summary>
+    public bool FinOnError { get; }
 
     /// <summary>Application code runs on the ring thread (the UnsafeInline opt-in) instead of the thread pool.</summary>
     public bool InlineApplicationCode { get; }

@@ -5,8 +5,9 @@ using RingCore.Transport.Ring;
 namespace RingCore.Transport.Connections;
 
 // Closing, ring thread only. Two ways in: the send side finishes (the application completed its output:
-// shutdown(2) sends FIN after the last byte), or Abort (the socket was already reset or shut down on the
-// aborting thread; here pending output is dropped and operations are cancelled). Either way the fd is released
+// shutdown(2) sends FIN after the last byte; or a send failed: RST, as Kestrel's Sockets transport, unless
+// FinOnError), or Abort (the socket was already reset or shut down on the aborting thread; here pending output is
+// dropped and operations are cancelled). Either way the fd is released
 // only after the final CQE of every operation on it, so no completion can ever touch an fd number the kernel
 // has handed to a new connection. AfterEvent is the one place that decides the close is complete.
 internal sealed unsafe partial class RingConnection
@@ -19,7 +20,7 @@ internal sealed unsafe partial class RingConnection
     }
 
     private CloseState _close;
-    private ConnectionAbortedException? _shutdownReason;
+    private Exception? _shutdownReason;   // why the send side closed the socket (not set when aborted)
 
     private void OnAbortPosted()
     {
@@ -45,14 +46,25 @@ internal sealed unsafe partial class RingConnection
         }
         _close = CloseState.Closing;
 
+        Exception? closedBecause = null; // set when the send side closes the socket here (not aborted)
+        bool reset = false;
         if (Volatile.Read(ref _abortReason) is null)
         {
-            // Graceful: the application completed its output and every byte has been handed to the kernel.
-            _shutdownReason = error as ConnectionAbortedException
-                ?? new ConnectionAbortedException("The RingCore transport's send loop completed gracefully.", error!);
-            Libc.shutdown(_fd, Libc.SHUT_RDWR); // FIN; also ends the pending recv with 0
-            _ring.Counters.OtherSyscalls++;
-            _settings.Log.ConnectionWriteFin(ConnectionId, _shutdownReason.Message);
+            // The send side ended. Without an error the application completed its output and every byte has been
+            // handed to the kernel: FIN. After a send error Sockets resets (its shutdown reason is not null), and so
+            // do we, unless FinOnError asks for FIN; the input then completes with that error, as with Sockets.
+            reset = error is not null && !_settings.FinOnError;
+            _shutdownReason = closedBecause = error ?? new ConnectionAbortedException("The RingCore transport's send loop completed gracefully.");
+            if (reset)
+            {
+                _handle.TryEndNow(reset: true, IsTcp);
+                _ring.Counters.OtherSyscalls += 2; // setsockopt(SO_LINGER), connect(AF_UNSPEC)
+            }
+            else
+            {
+                Libc.shutdown(_fd, Libc.SHUT_RDWR); // FIN; also ends the pending recv with 0
+                _ring.Counters.OtherSyscalls++;
+            }
         }
         // Aborted: Abort already reset or shut down the socket on its own thread.
 
@@ -60,6 +72,19 @@ internal sealed unsafe partial class RingConnection
         if (_send == SendState.Sending)
         {
             SqePrep.PrepCancel(ref _ring.Ring.GetSqe(), SendUserData, Threading.RingThread.IgnoredUserData);
+        }
+
+        // Last: the state above is complete even if the logging provider throws (that ends only this connection).
+        if (closedBecause is not null)
+        {
+            if (reset)
+            {
+                _settings.Log.ConnectionWriteRst(ConnectionId, closedBecause.Message);
+            }
+            else
+            {
+                _settings.Log.ConnectionWriteFin(ConnectionId, closedBecause.Message);
+            }
         }
     }
 

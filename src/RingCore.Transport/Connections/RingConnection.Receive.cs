@@ -105,11 +105,12 @@ internal sealed partial class RingConnection
         else if (result == 0)
         {
             // Orderly shutdown by the peer, or our own shutdown(2) while closing.
-            if (_close == CloseState.Open)
-            {
-                _settings.Log.ConnectionReadFin(ConnectionId);
-            }
+            bool peerFin = _close == CloseState.Open;
             CompleteInput(null);
+            if (peerFin)
+            {
+                _settings.Log.ConnectionReadFin(ConnectionId); // after the state change: a throwing provider ends only this connection
+            }
         }
         else
         {
@@ -148,8 +149,8 @@ internal sealed partial class RingConnection
             case Errno.ECONNRESET:
             case Errno.EPIPE:
             case Errno.ENOTCONN when _close == CloseState.Open:
-                _settings.Log.ConnectionReset(ConnectionId, Errno.Describe(errno));
                 CompleteInput(new ConnectionResetException($"The client reset the connection: {Errno.Describe(errno)}"));
+                _settings.Log.ConnectionReset(ConnectionId, Errno.Describe(errno));
                 break;
             default:
                 FailReceive(errno);
@@ -159,11 +160,12 @@ internal sealed partial class RingConnection
 
     private void FailReceive(int errno)
     {
-        if (_close == CloseState.Open)
+        bool open = _close == CloseState.Open;
+        CompleteInput(open ? new ConnectionAbortedException($"recv failed: {Errno.Describe(errno)}") : null);
+        if (open)
         {
             _settings.Log.ConnectionError(ConnectionId, "recv: " + Errno.Describe(errno));
         }
-        CompleteInput(_close != CloseState.Open ? null : new ConnectionAbortedException($"recv failed: {Errno.Describe(errno)}"));
     }
 
     private void FlushInput()
@@ -184,6 +186,7 @@ internal sealed partial class RingConnection
         CancelReceive();
         _flushAwaiter = flush.ConfigureAwait(false).GetAwaiter();
         _flushAwaiter.UnsafeOnCompleted(_onFlushCompleted); // runs on this ring thread: it is the writer's scheduler
+        _settings.Log.ConnectionPause(ConnectionId);         // last: the pause is fully set up even if this throws
     }
 
     private void OnFlushCompleted()
@@ -205,6 +208,11 @@ internal sealed partial class RingConnection
             if (_receive == ReceiveState.Paused)
             {
                 _receive = ReceiveState.Receiving;
+                if (_close == CloseState.Open)
+                {
+                    // Before OnFlushed, which may pause again: the log then reads pause, resume, pause.
+                    _settings.Log.ConnectionResume(ConnectionId);
+                }
             }
             OnFlushed(result);
         }

@@ -194,6 +194,7 @@ internal sealed unsafe partial class RingConnection
             int errno = -result;
             Exception? error = null;
             Exception? outputError = null;
+            bool reset = false;
             if (!aborted && errno != Errno.ECANCELED)
             {
                 if (errno is Errno.ECONNRESET or Errno.EPIPE)
@@ -201,18 +202,26 @@ internal sealed unsafe partial class RingConnection
                     // Not an error of the output pipe: completing its reader with it would make the application's
                     // flush throw (Kestrel logs that as an error). The reset reaches the application through the
                     // input and ConnectionClosed, as with Kestrel's Sockets transport.
-                    _settings.Log.ConnectionReset(ConnectionId, "send: " + Errno.Describe(errno));
+                    reset = true;
                     error = new ConnectionResetException($"The client reset the connection: {Errno.Describe(errno)}");
                 }
                 else
                 {
-                    _settings.Log.ConnectionError(ConnectionId, "send: " + Errno.Describe(errno));
                     error = outputError = new IOException($"send failed: {Errno.Describe(errno)}");
                 }
             }
             _output.Reader.AdvanceTo(_sendBufferEnd);
             _sendBuffer = default;
             EndSend(error, outputError);
+            // Logged after the close has begun, so a throwing logging provider cannot leave the send side half done.
+            if (reset)
+            {
+                _settings.Log.ConnectionReset(ConnectionId, "send: " + Errno.Describe(errno));
+            }
+            else if (error is not null)
+            {
+                _settings.Log.ConnectionError(ConnectionId, "send: " + Errno.Describe(errno));
+            }
             return;
         }
 

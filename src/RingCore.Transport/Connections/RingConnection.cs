@@ -156,25 +156,31 @@ internal sealed partial class RingConnection : ConnectionContext, IRingOperation
     }
 
     /// <summary>
-    /// Closes the connection and drops pending output. With a reason the socket is reset (RST); without one
-    /// (Kestrel's Abort(null), e.g. after the client's FIN) it is closed gracefully (FIN), as Kestrel's Sockets
-    /// transport does. Takes effect on the socket at once, from the calling thread, even while the ring thread is
-    /// busy; the ring finishes the bookkeeping. Idempotent, thread-safe, never throws.
+    /// Closes the connection and drops pending output. With a reason the socket is reset (RST), unless Kestrel's
+    /// FinOnError switch is on; without one (Kestrel's Abort(null), e.g. after the client's FIN) it is closed
+    /// gracefully (FIN), as Kestrel's Sockets transport does. Takes effect on the socket at once, from the calling
+    /// thread, even while the ring thread is busy; the ring finishes the bookkeeping. Idempotent, thread-safe,
+    /// never throws.
     /// </summary>
     public override void Abort(ConnectionAbortedException abortReason)
     {
-        bool reset = abortReason is not null;
+        bool reset = abortReason is not null && !_settings.FinOnError;
         if (Interlocked.CompareExchange(ref _abortKind, reset ? AbortWithRst : AbortWithFin, 0) != 0)
         {
             return;
         }
         ConnectionAbortedException reason = abortReason ?? new ConnectionAbortedException("The connection was closed by the application.");
         Volatile.Write(ref _abortReason, reason);
+        _handle.TryEndNow(reset, IsTcp);
+        // Ends a ReadAsync of the output that is waiting (or the next one).
+        _output.Reader.CancelPendingRead();
+        _ring.Post(static s => ((RingConnection)s!).OnAbortPosted(), this);
+        // Logged only once the abort has taken effect: a slow or throwing logging provider must not delay or stop it.
         try
         {
             if (reset)
             {
-                _settings.Log.ConnectionAborted(ConnectionId, reason.Message);
+                _settings.Log.ConnectionWriteRst(ConnectionId, reason.Message);
             }
             else
             {
@@ -183,12 +189,8 @@ internal sealed partial class RingConnection : ConnectionContext, IRingOperation
         }
         catch
         {
-            // A logging provider that throws must not stop an abort.
+            // A logging provider that throws must not make Abort throw.
         }
-        _handle.TryEndNow(reset, IsTcp);
-        // Ends a ReadAsync of the output that is waiting (or the next one).
-        _output.Reader.CancelPendingRead();
-        _ring.Post(static s => ((RingConnection)s!).OnAbortPosted(), this);
     }
 
     public override void Abort() => Abort(new ConnectionAbortedException("The connection was aborted by the application via ConnectionContext.Abort()."));

@@ -1,4 +1,5 @@
 using System.Buffers;
+using System.Diagnostics.Metrics;
 using System.Net;
 using System.Net.Sockets;
 using Microsoft.AspNetCore.Connections;
@@ -24,6 +25,7 @@ internal sealed class RingCoreTransportFactory : IConnectionListenerFactory, ICo
     private readonly IServiceProvider _services;
     private readonly RingCoreLog _log;
     private readonly RingThreadGroup _group;
+    private readonly TransportMetrics _metrics;
     private readonly Lock _lock = new();
     private ConnectionSettings? _connectionSettings;
     private MemoryPool<byte>? _memoryPool;
@@ -36,13 +38,18 @@ internal sealed class RingCoreTransportFactory : IConnectionListenerFactory, ICo
         _loggerFactory = loggerFactory;
         _services = services;
         _log = new RingCoreLog(loggerFactory.CreateLogger(RingCoreLog.Category));
-        _group = new RingThreadGroup(_options, _log);
+        // The host's meter factory scopes the meter to this host (tests, OpenTelemetry); hosts have one by default.
+        _metrics = TransportMetrics.Create(services.GetService<IMeterFactory>());
+        _group = new RingThreadGroup(_options, _log, _metrics);
     }
 
     /// <summary>Settings shared by this factory's connections (null before the first io_uring bind).</summary>
     internal ConnectionSettings? ConnectionSettings => _connectionSettings;
 
     internal RingThreadGroup Group => _group;
+
+    /// <summary>This factory's instruments (totals readable after the host stopped).</summary>
+    internal TransportMetrics Metrics => _metrics;
 
     public bool CanBind(EndPoint endpoint) => endpoint switch
     {
@@ -90,7 +97,7 @@ internal sealed class RingCoreTransportFactory : IConnectionListenerFactory, ICo
             catch (RingUnavailableException ex) when (_options.WhenUnavailable == RingCoreUnavailableBehavior.FallBackToSockets)
             {
                 _log.FallingBackToSockets(ex.Message);
-                RingCoreMetrics.OnFallback();
+                _metrics.OnFallback();
                 _fallback = new SocketTransportFactory(
                     _services.GetService<IOptions<SocketTransportOptions>>() ?? Options.Create(new SocketTransportOptions()),
                     _loggerFactory);
@@ -108,7 +115,7 @@ internal sealed class RingCoreTransportFactory : IConnectionListenerFactory, ICo
                 // Kestrel's pinned block pool when the host has one (it is what its Sockets transport uses).
                 _memoryPool = _services.GetService<IMemoryPoolFactory<byte>>()?.Create(new MemoryPoolOptions { Owner = "ringcore" })
                     ?? MemoryPool<byte>.Shared;
-                _connectionSettings = new ConnectionSettings(_options, ChooseScheduling(), _memoryPool, _log);
+                _connectionSettings = new ConnectionSettings(_options, ChooseScheduling(), _memoryPool, _log, FinOnErrorSwitch.IsEnabled);
             }
             return _connectionSettings;
         }
@@ -133,6 +140,7 @@ internal sealed class RingCoreTransportFactory : IConnectionListenerFactory, ICo
         {
             _memoryPool.Dispose();
         }
+        _metrics.Dispose();
         return ValueTask.CompletedTask;
     }
 }

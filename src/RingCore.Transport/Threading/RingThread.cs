@@ -194,7 +194,7 @@ internal sealed unsafe class RingThread : PipeScheduler, ICqeHandler
             _stopped.TrySetResult();
             return;
         }
-        RingCoreMetrics.Track(this);
+        _settings.Metrics?.Track(this);
         _started.SetResult();
 
         bool failed = false;
@@ -210,7 +210,7 @@ internal sealed unsafe class RingThread : PipeScheduler, ICqeHandler
         finally
         {
             Volatile.Write(ref _awayFromRingSince, 0); // a thread that is gone stalls nobody
-            RingCoreMetrics.Retire(this);
+            _settings.Metrics?.Retire(this);
             if (!failed)
             {
                 Teardown();
@@ -292,9 +292,9 @@ internal sealed unsafe class RingThread : PipeScheduler, ICqeHandler
             {
                 _batcher.OnWaited(waitFor, toSubmit, reaped, batched);
             }
-            if (RingCoreMetrics.CqesPerEnter.Enabled)
+            if (_settings.Metrics is { CompletionsPerEnter.Enabled: true } metrics)
             {
-                RingCoreMetrics.CqesPerEnter.Record(reaped);
+                metrics.RecordCompletionsPerEnter(reaped, Index);
             }
         }
     }

@@ -17,17 +17,4 @@ internal sealed class RingThreadCounters
     public long Wakeups;               // eventfd writes by other threads
 
     public long ActiveConnections => Volatile.Read(ref ConnectionsOpened) - Volatile.Read(ref ConnectionsClosed);
-
-    /// <summary>Adds these totals into <paramref name="sum"/> (for totals of threads that have stopped).</summary>
-    public void AddTo(RingThreadCounters sum)
-    {
-        sum.ConnectionsOpened += Volatile.Read(ref ConnectionsOpened);
-        sum.ConnectionsClosed += Volatile.Read(ref ConnectionsClosed);
-        sum.BytesReceived += Volatile.Read(ref BytesReceived);
-        sum.BytesSent += Volatile.Read(ref BytesSent);
-        sum.BufferRingExhausted += Volatile.Read(ref BufferRingExhausted);
-        sum.AcceptPauses += Volatile.Read(ref AcceptPauses);
-        sum.OtherSyscalls += Volatile.Read(ref OtherSyscalls);
-        sum.Wakeups += Volatile.Read(ref Wakeups);
-    }
 }

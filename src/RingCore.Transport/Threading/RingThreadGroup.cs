@@ -15,16 +15,18 @@ internal sealed class RingThreadGroup
     private static readonly TimeSpan StopPollInterval = TimeSpan.FromMilliseconds(100);
     private readonly RingCoreTransportOptions _options;
     private readonly RingCoreLog _log;
+    private readonly TransportMetrics? _metrics;
     private readonly Lock _lock = new();
     private RingThread[] _threads = [];
     private RingStallWatchdog? _watchdog;
     private int _users;
     private int _nextForHandOff;
 
-    public RingThreadGroup(RingCoreTransportOptions options, RingCoreLog log)
+    public RingThreadGroup(RingCoreTransportOptions options, RingCoreLog log, TransportMetrics? metrics = null)
     {
         _options = options;
         _log = log;
+        _metrics = metrics;
     }
 
     public IReadOnlyList<RingThread> Threads => _threads;
@@ -107,6 +109,7 @@ internal sealed class RingThreadGroup
                     BufferSize = _options.BufferSize,
                     IncrementalBuffers = _options.IncrementalBuffers,
                     TestHooks = _options.TestHooks,
+                    Metrics = _metrics,
                     CompletionBatchWaitNanoseconds = (long)(_options.CompletionBatchWait.Ticks * (1_000_000_000 / TimeSpan.TicksPerSecond)),
                     Cpu = _options.PinRingThreadsToCores ? i % Environment.ProcessorCount : null,
                 }, _log.Logger));

@@ -22,6 +22,9 @@ internal sealed record RingThreadSettings
     /// <summary>Longest wait for a batch of completions under load, in nanoseconds; 0 turns batching off.</summary>
     public long CompletionBatchWaitNanoseconds { get; init; }
 
+    /// <summary>The metrics of the factory that started the thread; null for rings used alone (ring tests).</summary>
+    public TransportMetrics? Metrics { get; init; }
+
     /// <summary>CPU to pin the thread to, or null for no affinity.</summary>
     public int? Cpu { get; init; }
 }

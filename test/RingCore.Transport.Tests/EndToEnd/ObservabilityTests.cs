@@ -1,11 +1,10 @@
-using System.Collections.Concurrent;
-using System.Diagnostics.Metrics;
 using System.Net;
 using System.Net.Http;
 using System.Net.Sockets;
 using Microsoft.AspNetCore.Connections.Features;
 using Microsoft.AspNetCore.Http;
 using Microsoft.Extensions.Logging;
+using RingCore.Transport.Tests.Faults;
 using RingCore.Transport.Tests.Infrastructure;
 
 namespace RingCore.Transport.Tests.EndToEnd;
@@ -16,53 +15,80 @@ public sealed class ObservabilityTests
     [Fact]
     public async Task MetricsCountRealTraffic()
     {
-        var longs = new ConcurrentDictionary<string, long>();
-        var cqesPerEnter = new ConcurrentBag<int>();
-        using var listener = new MeterListener();
-        listener.InstrumentPublished = (instrument, l) =>
-        {
-            if (instrument.Meter.Name == RingCoreMetrics.MeterName)
-            {
-                l.EnableMeasurementEvents(instrument);
-            }
-        };
-        listener.SetMeasurementEventCallback<long>((instrument, value, _, _) => longs[instrument.Name] = value);
-        listener.SetMeasurementEventCallback<int>((instrument, value, _, _) => cqesPerEnter.Add(value));
-        listener.Start();
-
-        listener.RecordObservableInstruments();
-        var before = new Dictionary<string, long>(longs);
-        long Delta(string name) => longs.GetValueOrDefault(name) - before.GetValueOrDefault(name);
-
         byte[] body = new byte[100_000];
-        await using (var server = await RingServer.StartAsync(async context =>
+        await using var server = await RingServer.StartAsync(async context =>
         {
             await context.Request.Body.CopyToAsync(Stream.Null);
             await context.Response.Body.WriteAsync(body);
-        }))
-        {
-            using (var client = new HttpClient { BaseAddress = server.BaseAddress })
-            {
-                for (int i = 0; i < 5; i++)
-                {
-                    var response = await client.PostAsync("/", new ByteArrayContent(new byte[10_000]));
-                    Assert.Equal(body.Length, (await response.Content.ReadAsByteArrayAsync()).Length);
-                }
-            }
-            await server.WaitForNoConnectionsAsync();
-        }
+        });
+        using var metrics = new HostMetrics(server.Services);
+        var before = metrics.Read();
+        long Delta(IReadOnlyDictionary<string, long> after, string name) => after.GetValueOrDefault(name) - before.GetValueOrDefault(name);
 
-        listener.RecordObservableInstruments();
-        Assert.Equal(1, Delta("ringcore.connections.opened"));
-        Assert.Equal(1, Delta("ringcore.connections.closed"));
-        Assert.True(Delta("ringcore.bytes.received") >= 5 * 10_000, $"received {Delta("ringcore.bytes.received")}");
-        Assert.True(Delta("ringcore.bytes.sent") >= 5 * body.Length, $"sent {Delta("ringcore.bytes.sent")}");
-        Assert.True(Delta("ringcore.io_uring.enters") > 0);
-        Assert.True(Delta("ringcore.io_uring.sqes_submitted") > 0);
-        Assert.True(Delta("ringcore.io_uring.cqes_reaped") > 0);
-        Assert.True(Delta("ringcore.syscalls") >= Delta("ringcore.io_uring.enters"));
-        Assert.Equal(0, Delta("ringcore.fallbacks"));
-        Assert.Contains(cqesPerEnter, n => n > 0);
+        using (var client = new HttpClient { BaseAddress = server.BaseAddress })
+        {
+            for (int i = 0; i < 5; i++)
+            {
+                var response = await client.PostAsync("/", new ByteArrayContent(new byte[10_000]));
+                Assert.Equal(body.Length, (await response.Content.ReadAsByteArrayAsync()).Length);
+            }
+        }
+        await server.WaitForNoConnectionsAsync();
+
+        var after = metrics.Read();
+        Assert.Equal(1, Delta(after, "ringcore.opened_connections"));
+        Assert.Equal(1, Delta(after, "ringcore.closed_connections"));
+        Assert.Equal(0, after["ringcore.active_connections"]);
+        Assert.True(Delta(after, "ringcore.network.io/receive") >= 5 * 10_000, $"received {Delta(after, "ringcore.network.io/receive")}");
+        Assert.True(Delta(after, "ringcore.network.io/transmit") >= 5 * body.Length, $"sent {Delta(after, "ringcore.network.io/transmit")}");
+        Assert.True(Delta(after, "ringcore.io_uring.enters") > 0);
+        Assert.True(Delta(after, "ringcore.io_uring.submissions") > 0);
+        Assert.True(Delta(after, "ringcore.io_uring.completions") > 0);
+        Assert.True(Delta(after, "ringcore.syscalls") >= Delta(after, "ringcore.io_uring.enters"));
+        Assert.Equal(0, after["ringcore.fallbacks"]);
+        Assert.Contains("ringcore.io_uring.cq_overflows", after.Keys);
+        Assert.Contains("ringcore.buffer_ring.exhausted_receives", after.Keys);
+        Assert.Contains("ringcore.accept.pauses", after.Keys);
+        Assert.Contains("ringcore.ring.wakeups", after.Keys);
+        Assert.Contains(metrics.CompletionsPerEnter, m => m.Value > 0 && m.Ring is int);
+        Assert.Equal([0, 1], metrics.RingIndexes.Cast<int>().Order()); // per-ring measurements of both ring threads
+    }
+
+    /// <summary>
+    /// Two hosts in one process: a listener scoped to one host's IMeterFactory sees that host's connections only,
+    /// while a process-wide listener sees both meters (same name, different scope).
+    /// </summary>
+    [Fact]
+    public async Task MetricsAreScopedToTheirHost()
+    {
+        await using var first = await RingServer.StartAsync(context => context.Response.WriteAsync("first"));
+        await using var second = await RingServer.StartAsync(context => context.Response.WriteAsync("second"));
+        using var firstMetrics = new HostMetrics(first.Services);
+        using var secondMetrics = new HostMetrics(second.Services);
+        using var everyHost = new HostMetrics(null);
+        using var cts = new CancellationTokenSource(TimeSpan.FromSeconds(20));
+
+        async Task RequestAsync(RingServer server)
+        {
+            using var client = await RawClient.ConnectAsync(server.LoopbackEndPoint, cts.Token);
+            await client.SendAsync(RawClient.Get("/", close: true), cts.Token);
+            Assert.Equal(200, (await client.ReadHeadersAsync(cts.Token)).Status);
+        }
+        for (int i = 0; i < 2; i++)
+        {
+            await RequestAsync(first);
+        }
+        for (int i = 0; i < 3; i++)
+        {
+            await RequestAsync(second);
+        }
+        await first.WaitForNoConnectionsAsync();
+        await second.WaitForNoConnectionsAsync();
+
+        Assert.Equal(2, firstMetrics.Read()["ringcore.opened_connections"]);
+        Assert.Equal(3, secondMetrics.Read()["ringcore.opened_connections"]);
+        Assert.Equal(5, everyHost.Read()["ringcore.opened_connections"]);
+        Assert.Equal(2, first.Factory.Metrics.Total().ConnectionsOpened);
     }
 
     [Fact]

@@ -1,5 +1,4 @@
 using System.Collections.Concurrent;
-using System.Diagnostics.Metrics;
 using System.Net.Http;
 using System.Security.Cryptography;
 using Microsoft.AspNetCore.Http;
@@ -41,19 +40,19 @@ public sealed class IntegrityTests(ITestOutputHelper output)
     public async Task ExhaustedBufferRingLosesNoByte()
     {
         int fdsBefore = ProcessResources.TransportFdCount();
-        using var exhausted = new ExhaustionCounter();
-        long before = exhausted.Read();
+        TransportMetrics metrics;
         await using (var server = await RingServer.StartAsync(TransferApp, configureTransport: options =>
         {
             options.BufferRingSize = 2;
             options.BufferSize = 512;
         }))
         {
+            metrics = server.Factory.Metrics;
             await RunTransfersAsync(server, Transfers(seed: 12, count: 64), concurrency: 16);
             await server.WaitForNoConnectionsAsync();
             FaultAssert.NoRingCoreLogAboveDebug(server.Logs);
         }
-        long exhaustions = exhausted.Read() - before;
+        long exhaustions = metrics.Total().BufferRingExhausted; // this host's rings only; kept after they stopped
         output.WriteLine($"buffer ring exhausted {exhaustions} time(s)");
         Assert.True(exhaustions > 0, "The provided-buffer ring never ran dry, so the ENOBUFS path was not exercised.");
         Assert.Equal(fdsBefore, ProcessResources.TransportFdCount());
@@ -63,18 +62,21 @@ public sealed class IntegrityTests(ITestOutputHelper output)
     public async Task QueuesSmallerThanTheWorkInFlightLoseNoCompletion()
     {
         int fdsBefore = ProcessResources.TransportFdCount();
-        long overflowsBefore = RingCoreMetrics.Snapshot().CqOverflows;
+        TransportMetrics metrics;
         await using (var server = await RingServer.StartAsync(TransferApp, configureTransport: options =>
         {
             options.SubmissionQueueSize = 8;
+            // As small as the kernel allows (CQ >= SQ). With 16 this host alone did not always overflow: the test
+            // passed only while the process-wide counters also counted other hosts' rings; they are per host now.
             options.CompletionQueueSize = 8;
         }))
         {
+            metrics = server.Factory.Metrics;
             await RunTransfersAsync(server, Transfers(seed: 13, count: 128), concurrency: 64);
             await server.WaitForNoConnectionsAsync();
             FaultAssert.NoRingCoreLogAboveDebug(server.Logs);
         }
-        long overflows = RingCoreMetrics.Snapshot().CqOverflows - overflowsBefore;
+        long overflows = metrics.Total().CqOverflows;
         output.WriteLine($"CQ overflows seen at submit: {overflows}");
         Assert.True(overflows > 0, "The completion queue never overflowed, so the overflow path was not exercised.");
         Assert.Equal(fdsBefore, ProcessResources.TransportFdCount());
@@ -177,33 +179,5 @@ public sealed class IntegrityTests(ITestOutputHelper output)
             Payload.Fill(seed, offset, chunk.AsSpan(0, m));
             await context.Response.Body.WriteAsync(chunk.AsMemory(0, m), context.RequestAborted);
         }
-    }
-
-    /// <summary>Reads the process-wide counter "ringcore.buffer_ring.exhausted" of meter "RingCore.Transport".</summary>
-    private sealed class ExhaustionCounter : IDisposable
-    {
-        private readonly MeterListener _listener = new();
-        private long _value;
-
-        public ExhaustionCounter()
-        {
-            _listener.InstrumentPublished = (instrument, listener) =>
-            {
-                if (instrument.Meter.Name == RingCoreMetrics.MeterName && instrument.Name == "ringcore.buffer_ring.exhausted")
-                {
-                    listener.EnableMeasurementEvents(instrument);
-                }
-            };
-            _listener.SetMeasurementEventCallback<long>((_, value, _, _) => Interlocked.Exchange(ref _value, value));
-            _listener.Start();
-        }
-
-        public long Read()
-        {
-            _listener.RecordObservableInstruments();
-            return Interlocked.Read(ref _value);
-        }
-
-        public void Dispose() => _listener.Dispose();
     }
 }

@@ -17,7 +17,7 @@ namespace RingCore.Transport.Tests.Infrastructure;
 /// A real Kestrel on the RingCore transport, listening on 127.0.0.1:0 unless told otherwise. Disposing it stops
 /// the host and checks that the transport has no connection left open.
 /// </summary>
-public sealed class RingServer : IAsyncDisposable
+public sealed class RingServer : ITestServer
 {
     private readonly IHost _host;
 
@@ -45,6 +45,8 @@ public sealed class RingServer : IAsyncDisposable
     public int Port => BaseAddress.Port;
 
     public IPEndPoint LoopbackEndPoint => new(IPAddress.Loopback, Port);
+
+    public string TransportLogCategory => RingCoreLog.Category;
 
     /// <summary>Connections the transport holds open right now.</summary>
     public long ActiveConnections => Factory.ConnectionSettings?.ActiveConnections ?? 0;
