@@ -85,13 +85,16 @@ public sealed class RingCoreTransportOptions
     public RingCoreUnavailableBehavior WhenUnavailable { get; set; } = RingCoreUnavailableBehavior.FallBackToSockets;
 
     /// <summary>
-    /// Ask for IORING_SETUP_SINGLE_ISSUER | IORING_SETUP_DEFER_TASKRUN (Linux 6.1). Turning it off runs the older
-    /// setup path. Default: true.
+    /// Ask for IORING_SETUP_SINGLE_ISSUER | IORING_SETUP_DEFER_TASKRUN (Linux 6.1). Tests turn it off to run the older
+    /// setup path (what 6.0 kernels get by themselves); applications have no reason to. Default: true.
     /// </summary>
-    public bool UseSingleIssuer { get; set; } = true;
+    internal bool UseSingleIssuer { get; set; } = true;
 
-    /// <summary>Register each ring's fd with itself (IORING_REGISTER_RING_FDS, Linux 5.18). Default: true.</summary>
-    public bool RegisterRingFd { get; set; } = true;
+    /// <summary>
+    /// Register each ring's fd with itself (IORING_REGISTER_RING_FDS, Linux 5.18); tests turn it off to run the
+    /// path of kernels without it. Default: true.
+    /// </summary>
+    internal bool RegisterRingFd { get; set; } = true;
 
     /// <summary>Ask for incremental buffer consumption (IOU_PBUF_RING_INC, Linux 6.12); tests turn it off. Default: true.</summary>
     internal bool IncrementalBuffers { get; set; } = true;

@@ -45,23 +45,15 @@ internal sealed class ConnectionSettings
 
     private long _activeConnections;
 
-    /// <summary>Connections whose socket is open (created and not yet fully closed).</summary>
+    /// <summary>
+    /// Connections of this factory whose socket is open (created and not yet fully closed): what a stop or a test
+    /// checks to know that nothing is left behind.
+    /// </summary>
     public long ActiveConnections => Volatile.Read(ref _activeConnections);
 
-    /// <summary>Raised after every change of <see cref="ActiveConnections"/> (on a ring thread).</summary>
-    public event Action? ActiveConnectionsChanged;
+    public void OnConnectionOpened() => Interlocked.Increment(ref _activeConnections);
 
-    public void OnConnectionOpened()
-    {
-        Interlocked.Increment(ref _activeConnections);
-        ActiveConnectionsChanged?.Invoke();
-    }
-
-    public void OnConnectionClosed()
-    {
-        Interlocked.Decrement(ref _activeConnections);
-        ActiveConnectionsChanged?.Invoke();
-    }
+    public void OnConnectionClosed() => Interlocked.Decrement(ref _activeConnections);
 
     /// <summary>Network → application. The ring thread writes and is told on it when a paused flush resumes.</summary>
     public PipeOptions InputOptions(RingThread ringThread) => new(

@@ -136,6 +136,7 @@ internal sealed unsafe partial class RingConnection
         _input.Writer.Complete(Volatile.Read(ref _abortReason));
         _output.Reader.Complete(reason);
         FireConnectionClosed();
+        _ring.Counters.ConnectionsClosed++;
         _settings.OnConnectionClosed();
         _closed.TrySetResult();
     }

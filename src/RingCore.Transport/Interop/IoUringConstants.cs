@@ -1,13 +1,14 @@
 namespace RingCore.Transport.Interop;
 
 // Values copied from the kernel's include/uapi/linux/io_uring.h (and nowhere else).
-// Only what this transport uses is listed. Newer than the 6.1 header: the kernel version that added a value is noted.
+// Only what this transport uses is listed, plus two values its tests look for in the kernel (marked "tests").
+// Newer than the 6.1 header: the kernel version that added a value is noted. test/RingCore.Transport.Tests/Ring/
+// AbiLayoutTests.cs checks every value against the header.
 
 internal static class IoUringSetupFlags
 {
     public const uint CqSize = 1u << 3;          // IORING_SETUP_CQSIZE
     public const uint Clamp = 1u << 4;           // IORING_SETUP_CLAMP
-    public const uint RDisabled = 1u << 6;       // IORING_SETUP_R_DISABLED
     public const uint SubmitAll = 1u << 7;       // IORING_SETUP_SUBMIT_ALL
     public const uint CoopTaskrun = 1u << 8;     // IORING_SETUP_COOP_TASKRUN
     public const uint SingleIssuer = 1u << 12;   // IORING_SETUP_SINGLE_ISSUER
@@ -17,7 +18,7 @@ internal static class IoUringSetupFlags
 internal static class IoUringFeatures
 {
     public const uint SingleMmap = 1u << 0;      // IORING_FEAT_SINGLE_MMAP
-    public const uint NoDrop = 1u << 1;          // IORING_FEAT_NODROP
+    public const uint NoDrop = 1u << 1;          // IORING_FEAT_NODROP (tests: a full CQ parks completions, never drops them)
     public const uint FastPoll = 1u << 5;        // IORING_FEAT_FAST_POLL
     public const uint ExtArg = 1u << 8;          // IORING_FEAT_EXT_ARG
 }
@@ -30,30 +31,22 @@ internal static class IoUringOpcode
     public const byte Timeout = 11;
     public const byte Accept = 13;
     public const byte AsyncCancel = 14;
-    public const byte Close = 19;
     public const byte Read = 22;
-    public const byte Write = 23;
     public const byte Send = 26;
     public const byte Recv = 27;
-    public const byte Shutdown = 34;
+    public const byte Shutdown = 34;             // tests: the kernel could shut sockets down in the ring
     public const byte SendZc = 47;
-    public const byte SendMsgZc = 48;
 }
 
 internal static class IoUringSqeFlags
 {
-    public const byte FixedFile = 1 << 0;        // IOSQE_FIXED_FILE
-    public const byte IoLink = 1 << 2;           // IOSQE_IO_LINK
     public const byte BufferSelect = 1 << 5;     // IOSQE_BUFFER_SELECT
-    public const byte CqeSkipSuccess = 1 << 6;   // IOSQE_CQE_SKIP_SUCCESS
 }
 
 internal static class IoUringCqeFlags
 {
     public const uint Buffer = 1u << 0;          // IORING_CQE_F_BUFFER
     public const uint More = 1u << 1;            // IORING_CQE_F_MORE
-    public const uint SockNonEmpty = 1u << 2;    // IORING_CQE_F_SOCK_NONEMPTY
-    public const uint Notif = 1u << 3;           // IORING_CQE_F_NOTIF
     public const uint BufMore = 1u << 4;         // IORING_CQE_F_BUF_MORE (Linux 6.12 uapi header)
     public const int BufferShift = 16;           // IORING_CQE_BUFFER_SHIFT
 }
@@ -68,7 +61,6 @@ internal static class IoUringEnterFlags
 internal static class IoUringSqRingFlags
 {
     public const uint CqOverflow = 1u << 1;      // IORING_SQ_CQ_OVERFLOW
-    public const uint TaskRun = 1u << 2;         // IORING_SQ_TASKRUN
 }
 
 internal static class IoUringMmapOffsets
@@ -81,7 +73,6 @@ internal static class IoUringMmapOffsets
 internal static class IoUringRegisterOp
 {
     public const uint RegisterProbe = 8;         // IORING_REGISTER_PROBE
-    public const uint RegisterEnableRings = 12;  // IORING_REGISTER_ENABLE_RINGS
     public const uint RegisterRingFds = 20;      // IORING_REGISTER_RING_FDS
     public const uint UnregisterRingFds = 21;    // IORING_UNREGISTER_RING_FDS
     public const uint RegisterPbufRing = 22;     // IORING_REGISTER_PBUF_RING

@@ -32,10 +32,11 @@ internal static class RingRequirements
                 throw RingUnavailableException.MissingFeature(name, kernel);
             }
         }
-        // Multishot accept (5.19) and multishot recv (6.0) have no probe bit; the kernel version stands in.
+        // Multishot accept (5.19) has no probe bit, and 6.0 is the oldest kernel this transport is tested on; the
+        // kernel version stands in.
         if (Environment.OSVersion.Version < MinimumKernel)
         {
-            throw RingUnavailableException.MissingFeature("multishot recv (IORING_RECV_MULTISHOT)", "Linux 6.0");
+            throw RingUnavailableException.MissingFeature("multishot accept with provided-buffer receives (the tested baseline)", "Linux 6.0");
         }
     }
 }

@@ -91,6 +91,33 @@ public sealed class ObservabilityTests
         Assert.Equal(2, first.Factory.Metrics.Total().ConnectionsOpened);
     }
 
+    /// <summary>Without an IMeterFactory the transport makes its own meter, and its instruments go away with it.</summary>
+    [Fact]
+    public void WithoutAMeterFactoryTheMeterIsOwnedAndDisposedWithTheTransport()
+    {
+        var published = new List<System.Diagnostics.Metrics.Instrument>();
+        int completed = 0;
+        using var listener = new System.Diagnostics.Metrics.MeterListener
+        {
+            InstrumentPublished = (instrument, l) =>
+            {
+                if (instrument.Meter.Name == RingCoreMetrics.MeterName && instrument.Meter.Scope is null)
+                {
+                    published.Add(instrument);
+                    l.EnableMeasurementEvents(instrument);
+                }
+            },
+            MeasurementsCompleted = (_, _) => Interlocked.Increment(ref completed),
+        };
+        listener.Start();
+
+        var metrics = TransportMetrics.Create(meterFactory: null);
+        Assert.Contains(published, i => i.Name == "ringcore.opened_connections");
+        int count = published.Count;
+        metrics.Dispose();
+        Assert.Equal(count, Volatile.Read(ref completed));
+    }
+
     [Fact]
     public async Task ConnectionsOfferSocketFeatureAndEndPoints()
     {
