@@ -51,6 +51,7 @@ internal sealed partial class RingConnection
         _recvInFlight = true;
         _recvCancelSent = false;
         SqePrep.PrepRecvBufferSelect(ref _ring.Ring.GetSqe(), _fd, _ring.Buffers.GroupId, multishot: false, ReceiveUserData);
+        _ring.OnReceivePrepared();
     }
 
     private void CancelReceive()

@@ -41,6 +41,7 @@ internal sealed unsafe class RingThread : PipeScheduler, ICqeHandler
     private long _awayFromRingSince;      // Environment.TickCount64 when the loop last left io_uring_enter; 0 inside it
     private long _applicationCodeSince;   // when application code started running on this thread (inline); 0 when not
     private int _applicationCodeDepth;
+    private uint _receivesPrepared;       // receive SQEs prepared since the last enter (see OnReceivePrepared)
     private int _sleeping;
     private int _wakersInFlight;   // posters between seeing _sleeping and writing the eventfd
     private int _eventFd = -1;
@@ -123,6 +124,12 @@ internal sealed unsafe class RingThread : PipeScheduler, ICqeHandler
     public ulong Register(IRingOperationOwner owner) => _operations.Register(owner);
 
     public void Unregister(ulong token) => _operations.Unregister(token);
+
+    /// <summary>
+    /// A receive SQE was prepared this turn (ring thread). The completion batcher must not count it among the
+    /// submissions that complete during the enter: a receive waits for data.
+    /// </summary>
+    public void OnReceivePrepared() => _receivesPrepared++;
 
     /// <summary>Queues a receiver that ran out of buffers; it is resumed when buffers are back (ring thread).</summary>
     public void AddStarved(IStarvedReceiver receiver)
@@ -267,9 +274,13 @@ internal sealed unsafe class RingThread : PipeScheduler, ICqeHandler
             }
 
             uint toSubmit = Ring.PendingSubmissions + (uint)Ring.BacklogCount;
+            // What this enter submits and sees complete at once (sends on loopback, cancels): receives wait for data,
+            // so they are neither a sign of load nor something to wait for.
+            uint completingAtOnce = toSubmit - Math.Min(toSubmit, _receivesPrepared);
+            _receivesPrepared = 0;
             bool workLeft = !_workQueue.IsEmpty || _starved.Count > 0 || toSubmit > Ring.SqEntries;
             bool batched = !_stopping && !workLeft && _batcher.IsBatching;
-            uint waitFor = workLeft ? 0 : batched ? Math.Min(_batcher.WaitFor(toSubmit), Ring.CqEntries / 2) : 1;
+            uint waitFor = workLeft ? 0 : batched ? Math.Min(_batcher.WaitFor(completingAtOnce), Ring.CqEntries / 2) : 1;
             if (waitFor > 0 && !batched)
             {
                 Interlocked.Exchange(ref _sleeping, 1);
@@ -290,7 +301,7 @@ internal sealed unsafe class RingThread : PipeScheduler, ICqeHandler
             int reaped = Ring.ReapCompletions(this, (int)Ring.CqEntries);
             if (waitFor > 0)
             {
-                _batcher.OnWaited(waitFor, toSubmit, reaped, batched);
+                _batcher.OnWaited(waitFor, completingAtOnce, reaped, batched);
             }
             if (_settings.Metrics is { CompletionsPerEnter.Enabled: true } metrics)
             {
