@@ -61,9 +61,13 @@ internal sealed class ConnectionSettings
         pauseWriterThreshold: MaxReadBufferSize, resumeWriterThreshold: MaxReadBufferSize / 2,
         minimumSegmentSize: MinimumSegmentSize, useSynchronizationContext: false);
 
-    /// <summary>Application → network. The ring thread reads and is told on it when data is flushed.</summary>
+    /// <summary>
+    /// Application → network. The output read completes on the thread that flushed it (inline): on the ring thread
+    /// it becomes an io_uring send; on an application thread a response that fits one send goes out right there
+    /// (RingConnection.DirectSend.cs) and anything else is handed to the ring.
+    /// </summary>
     public PipeOptions OutputOptions(RingThread ringThread) => new(
-        MemoryPool, readerScheduler: ringThread, writerScheduler: ApplicationScheduler(ringThread),
+        MemoryPool, readerScheduler: PipeScheduler.Inline, writerScheduler: ApplicationScheduler(ringThread),
         pauseWriterThreshold: MaxWriteBufferSize, resumeWriterThreshold: MaxWriteBufferSize / 2,
         minimumSegmentSize: MinimumSegmentSize, useSynchronizationContext: false);
 }

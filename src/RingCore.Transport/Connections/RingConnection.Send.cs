@@ -9,7 +9,8 @@ using RingCore.Transport.Threading;
 
 namespace RingCore.Transport.Connections;
 
-// Send side, ring thread only. The output pipe is read here; whatever it holds goes out in one send (one
+// Send side, ring thread (a flush on an application thread may send directly first: RingConnection.DirectSend.cs,
+// which hands everything it does not finish to the ring). The output pipe is read here; whatever it holds goes out in one send (one
 // segment) or one sendmsg (several segments, one iovec each), straight from the pipe's memory, which stays
 // pinned until the CQE. One send is in flight per socket; a short send continues with the rest; the pipe is
 // advanced only after the kernel is done with the bytes. When the application completes the output, the
@@ -50,7 +51,7 @@ internal sealed unsafe partial class RingConnection
             if (!read.IsCompleted)
             {
                 _readAwaiter = read.ConfigureAwait(false).GetAwaiter();
-                _readAwaiter.UnsafeOnCompleted(_onOutputReadCompleted); // runs on this ring thread: it is the reader's scheduler
+                _readAwaiter.UnsafeOnCompleted(_onOutputReadCompleted); // runs inline on the thread that flushes
                 return;
             }
             if (!OnOutputRead(read.GetAwaiter().GetResult()))
@@ -62,6 +63,11 @@ internal sealed unsafe partial class RingConnection
 
     private void OnOutputReadCompleted()
     {
+        if (!_ring.IsCurrentThread)
+        {
+            OnOutputReadCompletedOffRing();
+            return;
+        }
         try
         {
             ReadResult result;

@@ -10,7 +10,10 @@ internal readonly record struct RingSample(
     long BufferRingExhausted, long AcceptPauses, long Wakeups, long OtherSyscalls,
     long Enters, long Submitted, long Completed, long CqOverflows)
 {
-    /// <summary>Every system call on the transport's hot paths: io_uring_enter, eventfd wake-ups, per-connection calls.</summary>
+    /// <summary>
+    /// Every system call on the transport's hot paths: io_uring_enter, eventfd wake-ups, per-connection calls and
+    /// sends made directly on application threads.
+    /// </summary>
     public long Syscalls => Enters + Wakeups + OtherSyscalls;
 
     /// <summary>Reads <paramref name="thread"/>'s totals; its ring must still be set up.</summary>
@@ -19,9 +22,9 @@ internal readonly record struct RingSample(
         RingThreadCounters c = thread.Counters;
         return new RingSample(
             Volatile.Read(ref c.ConnectionsOpened), Volatile.Read(ref c.ConnectionsClosed),
-            Volatile.Read(ref c.BytesReceived), Volatile.Read(ref c.BytesSent),
+            Volatile.Read(ref c.BytesReceived), Volatile.Read(ref c.BytesSent) + Volatile.Read(ref c.DirectBytesSent),
             Volatile.Read(ref c.BufferRingExhausted), Volatile.Read(ref c.AcceptPauses),
-            Volatile.Read(ref c.Wakeups), Volatile.Read(ref c.OtherSyscalls),
+            Volatile.Read(ref c.Wakeups), Volatile.Read(ref c.OtherSyscalls) + Volatile.Read(ref c.DirectSends),
             thread.Ring.EnterCount, thread.Ring.SubmittedCount, thread.Ring.CompletedCount, thread.Ring.OverflowCount);
     }
 

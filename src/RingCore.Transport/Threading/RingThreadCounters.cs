@@ -3,7 +3,8 @@ namespace RingCore.Transport.Threading;
 /// <summary>
 /// Running totals of one ring thread. The ring thread writes them with plain increments (no lock, no
 /// interlocked: one writer); metrics read them from other threads, where a value a moment old is fine.
-/// <see cref="Wakeups"/> is written by the posting threads, so it is interlocked.
+/// <see cref="Wakeups"/>, <see cref="DirectSends"/> and <see cref="DirectBytesSent"/> are written by application
+/// threads, so they are interlocked.
 /// </summary>
 internal sealed class RingThreadCounters
 {
@@ -15,6 +16,8 @@ internal sealed class RingThreadCounters
     public long AcceptPauses;          // EMFILE/ENFILE/ENOMEM pauses
     public long OtherSyscalls;         // synchronous calls outside io_uring_enter: setsockopt, shutdown, close, ...
     public long Wakeups;               // eventfd writes by other threads
+    public long DirectSends;           // send(2) calls made on the application's thread (see RingConnection.DirectSend.cs)
+    public long DirectBytesSent;       // bytes those sent
 
     public long ActiveConnections => Volatile.Read(ref ConnectionsOpened) - Volatile.Read(ref ConnectionsClosed);
 }
