@@ -42,7 +42,12 @@ internal sealed partial class RingConnection
 
     private ulong ReceiveUserData => OperationTable.UserData(_token, OpRecv);
 
-    private void ArmReceive()
+    /// <summary>
+    /// Arms the recv unless one is in flight or receiving is paused, starved or done. <paramref name="socketEmpty"/>:
+    /// the last recv said the socket had nothing more (no IORING_CQE_F_SOCK_NONEMPTY), so the kernel waits for data
+    /// before it tries (IORING_RECVSEND_POLL_FIRST) instead of failing an attempt first.
+    /// </summary>
+    private void ArmReceive(bool socketEmpty = false)
     {
         if (_recvInFlight || _receive != ReceiveState.Receiving || _close != CloseState.Open)
         {
@@ -50,7 +55,7 @@ internal sealed partial class RingConnection
         }
         _recvInFlight = true;
         _recvCancelSent = false;
-        SqePrep.PrepRecvBufferSelect(ref _ring.Ring.GetSqe(), _fd, _ring.Buffers.GroupId, multishot: false, ReceiveUserData);
+        SqePrep.PrepRecvBufferSelect(ref _ring.Ring.GetSqe(), _fd, _ring.Buffers.GroupId, multishot: false, ReceiveUserData, pollFirst: socketEmpty);
         _ring.OnReceivePrepared();
     }
 
@@ -120,7 +125,7 @@ internal sealed partial class RingConnection
 
         // The recv that ended is re-armed, unless paused, starved or done. The new SQE is submitted at the next
         // enter, so it can never complete within the current reap.
-        ArmReceive();
+        ArmReceive(socketEmpty: result > 0 && (flags & IoUringCqeFlags.SockNonEmpty) == 0);
     }
 
     private void OnReceiveError(int errno)

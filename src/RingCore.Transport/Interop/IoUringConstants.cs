@@ -47,6 +47,7 @@ internal static class IoUringCqeFlags
 {
     public const uint Buffer = 1u << 0;          // IORING_CQE_F_BUFFER
     public const uint More = 1u << 1;            // IORING_CQE_F_MORE
+    public const uint SockNonEmpty = 1u << 2;    // IORING_CQE_F_SOCK_NONEMPTY
     public const uint BufMore = 1u << 4;         // IORING_CQE_F_BUF_MORE (Linux 6.12 uapi header)
     public const int BufferShift = 16;           // IORING_CQE_BUFFER_SHIFT
 }
@@ -86,6 +87,7 @@ internal static class IoUringPbufRingFlags
 
 internal static class IoUringOpFlags
 {
+    public const ushort RecvSendPollFirst = 1 << 0; // IORING_RECVSEND_POLL_FIRST (sqe->ioprio)
     public const ushort RecvMultishot = 1 << 1;  // IORING_RECV_MULTISHOT (sqe->ioprio)
     public const ushort AcceptMultishot = 1 << 0; // IORING_ACCEPT_MULTISHOT (sqe->ioprio)
     public const uint AsyncCancelAll = 1u << 0;  // IORING_ASYNC_CANCEL_ALL

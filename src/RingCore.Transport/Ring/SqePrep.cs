@@ -24,14 +24,18 @@ internal static unsafe class SqePrep
         sqe.UserData = userData;
     }
 
-    /// <summary>A recv that picks its buffer from provided-buffer group <paramref name="bufferGroup"/>.</summary>
-    public static void PrepRecvBufferSelect(ref IoUringSqe sqe, int fd, ushort bufferGroup, bool multishot, ulong userData)
+    /// <summary>
+    /// A recv that picks its buffer from provided-buffer group <paramref name="bufferGroup"/>. With
+    /// <paramref name="pollFirst"/> the kernel waits for the socket to be readable before it tries (no attempt that
+    /// is bound to fail when the socket is known to be empty).
+    /// </summary>
+    public static void PrepRecvBufferSelect(ref IoUringSqe sqe, int fd, ushort bufferGroup, bool multishot, ulong userData, bool pollFirst = false)
     {
         sqe.Opcode = IoUringOpcode.Recv;
         sqe.Fd = fd;
         sqe.Flags = IoUringSqeFlags.BufferSelect;
         sqe.BufIndex = bufferGroup;
-        sqe.IoPrio = multishot ? IoUringOpFlags.RecvMultishot : (ushort)0;
+        sqe.IoPrio = (ushort)((multishot ? IoUringOpFlags.RecvMultishot : 0) | (pollFirst ? IoUringOpFlags.RecvSendPollFirst : 0));
         sqe.UserData = userData;
     }
 
