@@ -5,20 +5,26 @@ using RingCore.Transport.Threading;
 
 namespace RingCore.Transport.Connections;
 
-// The application's thread sends its own response when it can. The output pipe's read completes on the thread
-// that flushed (the pipe's reader scheduler is inline), so with the default ThreadPool scheduling a handler's
-// flush lands here, off the ring. The common case, output that is one segment and fits the socket, goes out at
-// once with one non-blocking send(2): no hop to the ring thread, no wake-up, no wait for its next turn. Anything
-// else (several segments, a short or failed send, the output completed, an abort) is handed to the ring with the
-// read's result, and the ring goes on exactly as if it had read it itself.
+// The application's thread pool sends its own responses when it can. The output pipe's read completes on the
+// thread that flushed (the pipe's reader scheduler is inline), so with the default ThreadPool scheduling a
+// handler's flush lands here, off the ring. The send is deferred to a work item queued locally on that thread
+// (as Kestrel's Sockets transport defers its sends to an I/O queue): it runs once the handler yields, so the
+// flushes of one response (a chunked body and its terminator) and the responses to pipelined requests go out
+// together, in one non-blocking send(2) or sendmsg(2), with no hop to the ring thread and no wake-up. Anything it
+// cannot finish (more segments than one sendmsg takes, a short or failed send, the output completed, an abort) is
+// handed to the ring with the read's result, and the ring goes on exactly as if it had read it itself.
 //
 // Why this is safe: the pipe has one reader at a time, and whoever runs the read's continuation is it until its
 // next read goes pending or it hands over to the ring, so the ring never sends while this thread does. The fd is
 // used under a reference of the connection's RingSocketHandle, so a close on the ring cannot hand its number to
 // another file meanwhile; a socket that is being reset or shut down just fails the send, which the ring then sees.
-internal sealed unsafe partial class RingConnection
+internal sealed unsafe partial class RingConnection : IThreadPoolWorkItem
 {
+    private const int MaxDirectSegments = 16;
+
     private ReadResult _handedOver;   // an output read for the ring to handle (written before the Post that hands it over)
+    private ReadResult _deferredRead; // an output read whose send waits for the work item (reader's thread only)
+    private System.Buffers.MemoryHandle[]? _directPins; // reused; only the output's current reader touches it
 
     private void OnOutputReadCompletedOffRing()
     {
@@ -34,24 +40,56 @@ internal sealed unsafe partial class RingConnection
             return;
         }
         _readAwaiter = default;
+        if (result.IsCanceled || result.IsCompleted || Volatile.Read(ref _abortReason) is not null)
+        {
+            HandOverToRing(result); // nothing to send early: closing is the ring's job
+            return;
+        }
+        _deferredRead = result;
+        ThreadPool.UnsafeQueueUserWorkItem(this, preferLocal: true);
+    }
+
+    /// <summary>The deferred send: everything flushed since the read completed goes out together.</summary>
+    void IThreadPoolWorkItem.Execute()
+    {
         try
         {
+            ReadResult result = _deferredRead;
+            _deferredRead = default;
+            _output.Reader.AdvanceTo(result.Buffer.Start); // nothing consumed: read again to see later flushes too
+            if (!_output.Reader.TryRead(out result))
+            {
+                ReadOutputOffRing();
+                return;
+            }
             while (TrySendDirectly(result))
             {
-                ValueTask<ReadResult> read = _output.Reader.ReadAsync();
-                if (!read.IsCompleted)
+                if (!_output.Reader.TryRead(out result))
                 {
-                    _readAwaiter = read.ConfigureAwait(false).GetAwaiter();
-                    _readAwaiter.UnsafeOnCompleted(_onOutputReadCompleted);
+                    ReadOutputOffRing();
                     return;
                 }
-                result = read.GetAwaiter().GetResult();
             }
         }
         catch (Exception ex)
         {
             PostFault(ex);
         }
+    }
+
+    /// <summary>Waits for the next flush; its read completes on the flushing thread (inline scheduler).</summary>
+    private void ReadOutputOffRing()
+    {
+        ValueTask<ReadResult> read = _output.Reader.ReadAsync();
+        if (read.IsCompleted)
+        {
+            // Flushed meanwhile (or completed, or cancelled): handle it like a completion on this thread.
+            _readAwaiter = read.ConfigureAwait(false).GetAwaiter();
+            OnOutputReadCompletedOffRing();
+            return;
+        }
+        _readAwaiter = read.ConfigureAwait(false).GetAwaiter();
+        _readAwaiter.UnsafeOnCompleted(_onOutputReadCompleted);
     }
 
     /// <summary>
@@ -61,41 +99,51 @@ internal sealed unsafe partial class RingConnection
     private bool TrySendDirectly(in ReadResult result)
     {
         System.Buffers.ReadOnlySequence<byte> buffer = result.Buffer;
-        if (result.IsCanceled || result.IsCompleted || buffer.IsEmpty || !buffer.IsSingleSegment
-            || Volatile.Read(ref _abortReason) is not null)
+        if (result.IsCanceled || result.IsCompleted || buffer.IsEmpty || Volatile.Read(ref _abortReason) is not null)
         {
             HandOverToRing(result);
             return false;
         }
-        int sent = SendNow(buffer.First.Span);
+        long sent = SendNow(buffer);
         if (sent == buffer.Length)
         {
             _output.Reader.AdvanceTo(buffer.End);
             return true;
         }
-        // Short, would block, or failed: the ring sends the rest through io_uring and sees any error itself.
+        // Short, would block, too many segments or failed: the ring sends the rest through io_uring and sees any
+        // error itself.
         HandOverToRing(new ReadResult(buffer.Slice(Math.Max(0, sent)), isCanceled: false, isCompleted: false));
         return false;
     }
 
-    /// <summary>One non-blocking send(2) on the caller's thread; the bytes sent, or -1.</summary>
-    private int SendNow(ReadOnlySpan<byte> bytes)
+    /// <summary>
+    /// One non-blocking send(2), or sendmsg(2) for up to <see cref="MaxDirectSegments"/> segments, on the caller's
+    /// thread; the bytes sent, or -1 (also for more segments than that: the ring sends those).
+    /// </summary>
+    private long SendNow(in System.Buffers.ReadOnlySequence<byte> buffer)
     {
         bool added = false;
         try
         {
             _handle.DangerousAddRef(ref added);
             nint sent;
-            fixed (byte* p = bytes)
+            if (buffer.IsSingleSegment)
             {
-                sent = Libc.send(_handle.Fd, p, (nuint)bytes.Length, Libc.MSG_DONTWAIT | Libc.MSG_NOSIGNAL);
+                fixed (byte* p = buffer.FirstSpan)
+                {
+                    sent = Libc.send(_handle.Fd, p, (nuint)buffer.Length, Libc.MSG_DONTWAIT | Libc.MSG_NOSIGNAL);
+                }
+            }
+            else
+            {
+                sent = SendSegments(buffer);
             }
             Interlocked.Increment(ref _ring.Counters.DirectSends);
             if (sent > 0)
             {
                 Interlocked.Add(ref _ring.Counters.DirectBytesSent, sent);
             }
-            return (int)sent;
+            return sent;
         }
         catch (ObjectDisposedException)
         {
@@ -106,6 +154,41 @@ internal sealed unsafe partial class RingConnection
             if (added)
             {
                 _handle.DangerousRelease();
+            }
+        }
+    }
+
+    private nint SendSegments(in System.Buffers.ReadOnlySequence<byte> buffer)
+    {
+        IoVec* iov = stackalloc IoVec[MaxDirectSegments];
+        System.Buffers.MemoryHandle[] pins = _directPins ??= new System.Buffers.MemoryHandle[MaxDirectSegments];
+        int count = 0;
+        try
+        {
+            foreach (ReadOnlyMemory<byte> segment in buffer)
+            {
+                if (segment.IsEmpty)
+                {
+                    continue;
+                }
+                if (count == MaxDirectSegments)
+                {
+                    return -1;
+                }
+                pins[count] = segment.Pin();
+                iov[count].Base = pins[count].Pointer;
+                iov[count].Length = (nuint)segment.Length;
+                count++;
+            }
+            var msg = new MsgHdr { Iov = iov, IovLen = (nuint)count };
+            return Libc.sendmsg(_handle.Fd, &msg, Libc.MSG_DONTWAIT | Libc.MSG_NOSIGNAL);
+        }
+        finally
+        {
+            for (int i = 0; i < count; i++)
+            {
+                pins[i].Dispose();
+                pins[i] = default;
             }
         }
     }

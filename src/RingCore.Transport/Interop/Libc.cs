@@ -60,6 +60,9 @@ internal static unsafe partial class Libc
     public static partial nint send(int fd, void* buf, nuint len, int flags);
 
     [LibraryImport(Lib, SetLastError = true)]
+    public static partial nint sendmsg(int fd, MsgHdr* msg, int flags);
+
+    [LibraryImport(Lib, SetLastError = true)]
     public static partial int connect(int fd, byte* addr, int addrlen);
 
     /// <summary>fcntl with one int argument (F_DUPFD_CLOEXEC); the variadic argument is passed as an int.</summary>
