@@ -112,7 +112,7 @@ public sealed class EndpointTests
 
             AssertAddressInUse(error);
             Assert.Equal("not a socket", await File.ReadAllTextAsync(path)); // someone else's file: not removed
-            Assert.Equal(0, ProcessResources.RingThreadCount());
+            await ProcessResources.WaitForNoRingThreadsAsync(); // joined, but /proc may list an exiting thread a moment longer
             Assert.Equal(fdsBefore, ProcessResources.TransportFdCount());
         }
         finally
