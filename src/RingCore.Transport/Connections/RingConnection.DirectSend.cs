@@ -204,21 +204,7 @@ internal sealed unsafe partial class RingConnection : IThreadPoolWorkItem
     {
         ReadResult result = _handedOver;
         _handedOver = default;
-        try
-        {
-            if (OnOutputRead(result))
-            {
-                ReadOutput();
-            }
-        }
-        catch (Exception ex)
-        {
-            ((IRingOperationOwner)this).OnFault(ex);
-        }
-        finally
-        {
-            AfterEvent();
-        }
+        HandleOutputRead(result);
     }
 
     /// <summary>An exception off the ring ends the connection on the ring, like one in a ring handler.</summary>

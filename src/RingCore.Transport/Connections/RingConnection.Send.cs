@@ -68,20 +68,40 @@ internal sealed unsafe partial class RingConnection
             OnOutputReadCompletedOffRing();
             return;
         }
+        ReadResult result;
         try
         {
-            ReadResult result;
+            result = _readAwaiter.GetResult();
+        }
+        catch (Exception ex)
+        {
+            _readAwaiter = default;
             try
             {
-                result = _readAwaiter.GetResult();
-            }
-            catch (Exception ex)
-            {
-                _readAwaiter = default;
                 EndSend(new ConnectionAbortedException("Reading the output pipe failed.", ex));
-                return;
             }
-            _readAwaiter = default;
+            catch (Exception inner)
+            {
+                ((IRingOperationOwner)this).OnFault(inner);
+            }
+            finally
+            {
+                AfterEvent();
+            }
+            return;
+        }
+        _readAwaiter = default;
+        HandleOutputRead(result);
+    }
+
+    /// <summary>
+    /// Ring thread: one read of the output, from the ring's own read or handed over by an application thread. An
+    /// exception ends only this connection, and the close check follows, as after every ring event.
+    /// </summary>
+    private void HandleOutputRead(in ReadResult result)
+    {
+        try
+        {
             if (OnOutputRead(result))
             {
                 ReadOutput();
