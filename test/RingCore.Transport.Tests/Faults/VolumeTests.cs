@@ -270,6 +270,6 @@ public sealed class VolumeTests(ITestOutputHelper output)
         {
             return seconds;
         }
-        return string.Equals(Environment.GetEnvironmentVariable("CI"), "true", StringComparison.OrdinalIgnoreCase) ? 30 : 10;
+        return CiEnvironment.IsCi ? 30 : 10;
     }
 }

@@ -31,7 +31,7 @@ internal static class NetworkNamespace
     public static string? Unavailable => UnavailableReason.Value;
 
     /// <summary>True when the environment variable CI is "true": there, a test that cannot run must fail, not skip.</summary>
-    public static bool OnCi => string.Equals(Environment.GetEnvironmentVariable("CI"), "true", StringComparison.OrdinalIgnoreCase);
+    public static bool OnCi => CiEnvironment.IsCi;
 
     /// <summary>Fails the test (it was not skipped, so this is CI) when no namespace can be made.</summary>
     public static void AssertAvailable()
