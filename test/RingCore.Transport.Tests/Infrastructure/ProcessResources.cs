@@ -35,7 +35,7 @@ public static class ProcessResources
         {
             if (DateTime.UtcNow > deadline)
             {
-                Assert.Fail($"{count} ring thread(s) still run {(timeout ?? TimeSpan.FromSeconds(10)).TotalSeconds} s after their server stopped.");
+                Assert.Fail($"{count} ring thread(s) still run {(timeout ?? TimeSpan.FromSeconds(10)).TotalSeconds} s after their server stopped: {DescribeRingThreads()}");
             }
             await Task.Delay(5);
         }
@@ -58,6 +58,14 @@ public static class ProcessResources
 
     public static int SocketFdCount() => Directory.GetFiles("/proc/self/fd")
         .Count(fd => (TryReadLink(fd) ?? "").StartsWith("socket:", StringComparison.Ordinal));
+
+    /// <summary>Where each thread named like a ring thread is, for a failure message: tid, state, kernel wait channel and stack.</summary>
+    public static string DescribeRingThreads() => string.Join("; ", Directory.GetDirectories("/proc/self/task")
+        .Where(t => (TryRead(Path.Combine(t, "comm")) ?? "").StartsWith("RingCore ring", StringComparison.Ordinal))
+        .Select(t => $"tid {Path.GetFileName(t)} '{TryRead(Path.Combine(t, "comm"))?.Trim()}' " +
+                     $"state {(TryRead(Path.Combine(t, "stat")) ?? "").Split(") ").LastOrDefault()?.Split(' ').FirstOrDefault()} " +
+                     $"wchan {TryRead(Path.Combine(t, "wchan"))} " +
+                     $"kernel stack [{(TryRead(Path.Combine(t, "stack")) ?? "").ReplaceLineEndings(" | ")}]"));
 
     private static string? TryReadLink(string path)
     {
@@ -82,6 +90,10 @@ public static class ProcessResources
             return File.ReadAllText(path);
         }
         catch (IOException)
+        {
+            return null;
+        }
+        catch (UnauthorizedAccessException)
         {
             return null;
         }
