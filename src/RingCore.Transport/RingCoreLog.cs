@@ -47,8 +47,8 @@ internal sealed partial class RingCoreLog
     [LoggerMessage(9, LogLevel.Error, "Accepting on {EndPoint} stopped: {Reason}")]
     public partial void AcceptFailed(string endPoint, string reason);
 
-    [LoggerMessage(10, LogLevel.Warning, "Ring thread {Index} did not stop within {Seconds} s ({Count} operation owner(s) still open, e.g. held by application code); it finishes in the background and its memory stays pinned until then.")]
-    public partial void RingStopTimedOut(int index, int count, int seconds);
+    [LoggerMessage(10, LogLevel.Warning, "Ring thread {Index} did not stop within {Seconds} s ({Count} operation owner(s) still open, e.g. held by application code; first ones: {Owners}); it finishes in the background and its memory stays pinned until then.")]
+    public partial void RingStopTimedOut(int index, int count, int seconds, string owners);
 
     [LoggerMessage(11, LogLevel.Warning, "Ring thread {Index} has been running application code for {Milliseconds} ms without returning to its ring: the {Owners} connection(s) and listener(s) on it are stalled. Request handlers run on the ring thread because ApplicationScheduling = UnsafeInline; they block (synchronous waits on tasks, Thread.Sleep, long CPU work), so remove that setting to use the default, ThreadPool.")]
     public partial void RingThreadStalled(int index, long milliseconds, int owners);

@@ -18,6 +18,7 @@ internal sealed class ConnectionSettings
         MaxReadBufferSize = options.MaxReadBufferSize ?? 0;
         MaxWriteBufferSize = options.MaxWriteBufferSize ?? 0;
         MinimumSegmentSize = Math.Min(4096, memoryPool.MaxBufferSize > 0 ? memoryPool.MaxBufferSize : 4096);
+        MultishotReceivePollFirst = options.TestHooks?.MultishotReceivePollFirst ?? false;
     }
 
     public MemoryPool<byte> MemoryPool { get; }
@@ -42,6 +43,9 @@ internal sealed class ConnectionSettings
     public long MaxWriteBufferSize { get; }
 
     public int MinimumSegmentSize { get; }
+
+    /// <summary>Tests only (<see cref="RingTestHooks.MultishotReceivePollFirst"/>).</summary>
+    public bool MultishotReceivePollFirst { get; }
 
     private long _activeConnections;
 

@@ -69,6 +69,7 @@ internal sealed unsafe partial class RingConnection
         // Aborted: Abort already reset or shut down the socket on its own thread.
 
         CancelReceive();
+        CancelPeerEndWatch();
         if (_send == SendState.Sending)
         {
             SqePrep.PrepCancel(ref _ring.Ring.GetSqe(), SendUserData, Threading.RingThread.IgnoredUserData);
@@ -94,7 +95,7 @@ internal sealed unsafe partial class RingConnection
     /// </summary>
     private void AfterEvent()
     {
-        if (_close != CloseState.Closing || _recvInFlight || _send == SendState.Sending)
+        if (_close != CloseState.Closing || _recvInFlight || _peerEndWatchInFlight || _send == SendState.Sending)
         {
             return;
         }

@@ -8,17 +8,19 @@ using RingCore.Transport.Threading;
 
 namespace RingCore.Transport.Connections;
 
-// Receive side, ring thread only. One recv at a time selects a buffer from the ring thread's provided-buffer
-// ring; its bytes are copied into the input pipe, the buffer goes straight back, and the recv is re-armed for
-// the next enter. When the application falls behind (the flush does not complete) the recv is cancelled, and
-// re-armed when the flush completes, so a slow reader stops the socket instead of growing memory. When the
-// buffer ring is empty (ENOBUFS) the connection waits in its ring's starvation queue and is re-armed when
-// buffers are back.
+// Receive side, ring thread only. A multishot recv selects buffers from the ring thread's provided-buffer ring
+// and stays armed across requests: each CQE's bytes are copied into the input pipe and the buffer goes straight
+// back. When the application falls behind (the flush does not complete) the recv is cancelled, and re-armed when
+// the flush completes, so a slow reader stops the socket instead of growing memory. When the buffer ring is empty
+// (ENOBUFS) the connection waits in its ring's starvation queue and is re-armed when buffers are back.
 //
-// Single-shot, not multishot: a multishot recv whose poll is armed just as data and a reset arrive together
-// posts the data (with F_MORE) and then nothing, ever (Linux 6.18; about 2.5 in 10^4 connections that send a
-// partial request and reset, reproduced with a bare ring in C: the kernel's retry after posting data looks only
-// at the receive queue, which a reset leaves empty). A fresh recv reads the socket first and sees the reset.
+// The end of the stream is never left to the multishot recv alone. A multishot recv whose poll is armed just as
+// data and a reset arrive together posts the data (with F_MORE) and then nothing, ever (Linux 6.18; about 2.5 in
+// 10^4 connections that send a partial request and reset, reproduced with a bare ring in C: the kernel's retry
+// after posting data looks only at the receive queue, which a reset leaves empty). So every connection also has
+// one one-shot poll for POLLRDHUP|POLLERR|POLLHUP, armed once, which fires on the peer's FIN or reset. From then
+// on the multishot recv is cancelled and single-shot recvs read what is left: a fresh recv reads the socket first,
+// so it returns the remaining bytes and then 0 or the reset, which are authoritative.
 internal sealed partial class RingConnection
 {
     /// <summary>Transient receive failures in a row (EAGAIN, EINTR, ENOMEM) after which the connection is failed.</summary>
@@ -37,17 +39,58 @@ internal sealed partial class RingConnection
     private ReceiveState _receive;
     private bool _recvInFlight;       // the kernel holds our recv (until a CQE without F_MORE)
     private bool _recvCancelSent;     // an ASYNC_CANCEL for it has been submitted
+    private bool _peerEndWatchInFlight;  // the kernel holds our POLLRDHUP|POLLERR|POLLHUP poll
+    private bool _peerEnded;          // that poll fired: the rest is read with single-shot recvs
     private bool _unflushedInput;     // bytes written while the flush was pending
     private int _transientReceiveFailures;
 
     private ulong ReceiveUserData => OperationTable.UserData(_token, OpRecv);
 
+    private ulong PeerEndWatchUserData => OperationTable.UserData(_token, OpPeerEndWatch);
+
+    /// <summary>Arms the one poll that tells us the peer sent FIN or reset (once, when the connection starts).</summary>
+    private void ArmPeerEndWatch()
+    {
+        _peerEndWatchInFlight = true;
+        SqePrep.PrepPollAdd(ref _ring.Ring.GetSqe(), _fd, Libc.POLLRDHUP | Libc.POLLERR | Libc.POLLHUP, PeerEndWatchUserData);
+    }
+
+    private void CancelPeerEndWatch()
+    {
+        if (_peerEndWatchInFlight)
+        {
+            SqePrep.PrepCancel(ref _ring.Ring.GetSqe(), PeerEndWatchUserData, RingThread.IgnoredUserData);
+        }
+    }
+
     /// <summary>
-    /// Arms the recv unless one is in flight or receiving is paused, starved or done. <paramref name="socketEmpty"/>:
-    /// the last recv said the socket had nothing more (no IORING_CQE_F_SOCK_NONEMPTY), so the kernel waits for data
-    /// before it tries (IORING_RECVSEND_POLL_FIRST) instead of failing an attempt first.
+    /// The peer sent FIN or reset (or the socket was shut down): switch to single-shot recvs, which report the
+    /// end reliably. A multishot recv in flight is cancelled; its last CQE re-arms the first single-shot recv.
     /// </summary>
-    private void ArmReceive(bool socketEmpty = false)
+    private void OnPeerEndWatchCompleted(int result)
+    {
+        _peerEndWatchInFlight = false;
+        if (result == -Errno.ECANCELED)
+        {
+            return; // our own cancel, while closing
+        }
+        // Any other result, an error included, switches to single-shot: it is correct in every case, only slower.
+        _peerEnded = true;
+        if (_recvInFlight)
+        {
+            CancelReceive();
+        }
+        else
+        {
+            ArmReceive();
+        }
+    }
+
+    /// <summary>
+    /// Arms the recv unless one is in flight or receiving is paused, starved or done: multishot while the peer
+    /// has not ended, single-shot after (see the top of this file).
+    /// </summary>
+    private void ArmReceive()
     {
         if (_recvInFlight || _receive != ReceiveState.Receiving || _close != CloseState.Open)
         {
@@ -55,7 +98,8 @@ internal sealed partial class RingConnection
         }
         _recvInFlight = true;
         _recvCancelSent = false;
-        SqePrep.PrepRecvBufferSelect(ref _ring.Ring.GetSqe(), _fd, _ring.Buffers.GroupId, multishot: false, ReceiveUserData, pollFirst: socketEmpty);
+        SqePrep.PrepRecvBufferSelect(ref _ring.Ring.GetSqe(), _fd, _ring.Buffers.GroupId, multishot: !_peerEnded, ReceiveUserData,
+            pollFirst: !_peerEnded && _settings.MultishotReceivePollFirst);
         _ring.OnReceivePrepared();
     }
 
@@ -123,9 +167,9 @@ internal sealed partial class RingConnection
             OnReceiveError(-result);
         }
 
-        // The recv that ended is re-armed, unless paused, starved or done. The new SQE is submitted at the next
-        // enter, so it can never complete within the current reap.
-        ArmReceive(socketEmpty: result > 0 && (flags & IoUringCqeFlags.SockNonEmpty) == 0);
+        // A recv that ended is re-armed, unless paused, starved or done (a multishot recv still in flight is left
+        // alone). The new SQE is submitted at the next enter, so it can never complete within the current reap.
+        ArmReceive();
     }
 
     private void OnReceiveError(int errno)
@@ -141,7 +185,8 @@ internal sealed partial class RingConnection
                 }
                 break;
             case Errno.ECANCELED:
-                // We cancelled it: backpressure (re-armed after the flush) or close.
+                // We cancelled it: backpressure (re-armed after the flush), the peer's end (re-armed single-shot)
+                // or close.
                 break;
             case Errno.EAGAIN:
             case Errno.EINTR:

@@ -17,7 +17,8 @@ namespace RingCore.Transport.Connections;
 /// </summary>
 /// <remarks>
 /// State, all owned by the ring thread except where noted:
-/// - receive: <see cref="ReceiveState"/> (what we want) plus <c>_recvInFlight</c> (the kernel holds our recv);
+/// - receive: <see cref="ReceiveState"/> (what we want) plus <c>_recvInFlight</c> (the kernel holds our recv) and
+///   <c>_peerEndWatchInFlight</c> (the kernel holds the poll that reports the peer's FIN or reset);
 /// - send: <see cref="SendState"/> (Sending means one send is in the kernel);
 /// - close: <see cref="CloseState"/>; the fd is released only in Closing with nothing in flight, and that is
 ///   checked in one place, <see cref="AfterEvent"/>, at the end of every event the ring delivers to us;
@@ -30,6 +31,7 @@ internal sealed partial class RingConnection : ConnectionContext, IRingOperation
 {
     private const byte OpRecv = 1;
     private const byte OpSend = 2;
+    private const byte OpPeerEndWatch = 3;
     private const int AbortWithRst = 1;
     private const int AbortWithFin = 2;
 
@@ -82,6 +84,7 @@ internal sealed partial class RingConnection : ConnectionContext, IRingOperation
         _token = ring.Register(this);
         settings.OnConnectionOpened();
         ArmReceive();
+        ArmPeerEndWatch();
         ReadOutput();
     }
 
@@ -214,6 +217,9 @@ internal sealed partial class RingConnection : ConnectionContext, IRingOperation
             case OpSend:
                 OnSendCompleted(result);
                 break;
+            case OpPeerEndWatch:
+                OnPeerEndWatchCompleted(result);
+                break;
         }
         AfterEvent();
     }
@@ -262,6 +268,10 @@ internal sealed partial class RingConnection : ConnectionContext, IRingOperation
             // Nothing more can be done on this ring for this connection; the others carry on.
         }
     }
+
+    string IRingOperationOwner.DescribeForDiagnostics() =>
+        $"connection {ConnectionId}: close {_close}, receive {_receive}{(_recvInFlight ? " (recv in flight)" : "")}" +
+        $"{(_peerEndWatchInFlight ? " (peer-end poll in flight)" : "")}, send {_send}";
 
     void IRingOperationOwner.OnRingFailed(Exception exception)
     {

@@ -27,6 +27,7 @@ internal static class IoUringOpcode
 {
     // enum io_uring_op
     public const byte Nop = 0;
+    public const byte PollAdd = 6;
     public const byte SendMsg = 9;
     public const byte Timeout = 11;
     public const byte Accept = 13;
@@ -47,7 +48,6 @@ internal static class IoUringCqeFlags
 {
     public const uint Buffer = 1u << 0;          // IORING_CQE_F_BUFFER
     public const uint More = 1u << 1;            // IORING_CQE_F_MORE
-    public const uint SockNonEmpty = 1u << 2;    // IORING_CQE_F_SOCK_NONEMPTY
     public const uint BufMore = 1u << 4;         // IORING_CQE_F_BUF_MORE (Linux 6.12 uapi header)
     public const int BufferShift = 16;           // IORING_CQE_BUFFER_SHIFT
 }

@@ -96,6 +96,7 @@ internal static unsafe partial class Libc
     public const int SOL_SOCKET = 1, IPPROTO_TCP = 6, IPPROTO_IPV6 = 41;
     public const int SO_REUSEADDR = 2, SO_TYPE = 3, SO_ERROR = 4, SO_SNDBUF = 7, SO_RCVBUF = 8, SO_LINGER = 13, SO_REUSEPORT = 15, SO_ACCEPTCONN = 30, SO_DOMAIN = 39;
     public const int TCP_NODELAY = 1;
+    public const uint POLLERR = 0x0008, POLLHUP = 0x0010, POLLRDHUP = 0x2000; // include/uapi/asm-generic/poll.h
     public const int F_DUPFD_CLOEXEC = 1030;
     public const int IPV6_V6ONLY = 26;
     public const int SHUT_RD = 0, SHUT_WR = 1, SHUT_RDWR = 2;

@@ -250,6 +250,9 @@ internal sealed unsafe class Acceptor : IRingOperationOwner
         }
     }
 
+    public string DescribeForDiagnostics() =>
+        $"listener {_endPointName}: accept {(_acceptArmed ? "armed" : "not armed")}, pause timeout {(_resumeArmed ? "armed" : "not armed")}, stopping {_stopping}";
+
     public void OnRingFailed(Exception exception)
     {
         // The ring is dead: leave the SO_REUSEPORT group so new connections go to the other rings. The timespec

@@ -10,6 +10,7 @@ internal static class RingRequirements
     private static readonly (byte Opcode, string Name, string Kernel)[] RequiredOpcodes =
     [
         (IoUringOpcode.Accept, "IORING_OP_ACCEPT", "Linux 5.5"),
+        (IoUringOpcode.PollAdd, "IORING_OP_POLL_ADD", "Linux 5.1"),
         (IoUringOpcode.AsyncCancel, "IORING_OP_ASYNC_CANCEL", "Linux 5.5"),
         (IoUringOpcode.Read, "IORING_OP_READ", "Linux 5.6"),
         (IoUringOpcode.Send, "IORING_OP_SEND", "Linux 5.6"),

@@ -25,9 +25,9 @@ internal static unsafe class SqePrep
     }
 
     /// <summary>
-    /// A recv that picks its buffer from provided-buffer group <paramref name="bufferGroup"/>. With
-    /// <paramref name="pollFirst"/> the kernel waits for the socket to be readable before it tries (no attempt that
-    /// is bound to fail when the socket is known to be empty).
+    /// A recv that picks its buffer from provided-buffer group <paramref name="bufferGroup"/>; a multishot one stays
+    /// armed (CQEs with IORING_CQE_F_MORE) until an error, end of stream, an empty buffer ring or a cancel. With
+    /// <paramref name="pollFirst"/> the kernel waits for the socket to be readable before it tries.
     /// </summary>
     public static void PrepRecvBufferSelect(ref IoUringSqe sqe, int fd, ushort bufferGroup, bool multishot, ulong userData, bool pollFirst = false)
     {
@@ -36,6 +36,18 @@ internal static unsafe class SqePrep
         sqe.Flags = IoUringSqeFlags.BufferSelect;
         sqe.BufIndex = bufferGroup;
         sqe.IoPrio = (ushort)((multishot ? IoUringOpFlags.RecvMultishot : 0) | (pollFirst ? IoUringOpFlags.RecvSendPollFirst : 0));
+        sqe.UserData = userData;
+    }
+
+    /// <summary>
+    /// A one-shot poll for <paramref name="pollMask"/> (POLL* bits) on <paramref name="fd"/>: completes once, with
+    /// the events that fired, when any of them is (or already was) true.
+    /// </summary>
+    public static void PrepPollAdd(ref IoUringSqe sqe, int fd, uint pollMask, ulong userData)
+    {
+        sqe.Opcode = IoUringOpcode.PollAdd;
+        sqe.Fd = fd;
+        sqe.OpFlags = pollMask; // poll32_events: the same 32 bits as rw_flags/msg_flags
         sqe.UserData = userData;
     }
 

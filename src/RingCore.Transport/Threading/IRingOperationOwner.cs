@@ -25,6 +25,12 @@ internal interface IRingOperationOwner
     /// kernel may still use alone. Runs on the ring thread as its last act. Must not throw.
     /// </summary>
     void OnRingFailed(Exception exception);
+
+    /// <summary>
+    /// One line on what the owner still waits for, for a stop that timed out. Called from another thread while the
+    /// ring may be running: it reads plain fields without synchronisation, so it may be a moment out of date.
+    /// </summary>
+    string DescribeForDiagnostics();
 }
 
 /// <summary>

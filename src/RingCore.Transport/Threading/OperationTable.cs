@@ -65,6 +65,30 @@ internal sealed class OperationTable
     }
 
     /// <summary>Every live owner (a copy: owners unregister while being told to stop).</summary>
+    /// <summary>
+    /// What the registered owners wait for, read from another thread while the ring may run: best effort, for a
+    /// stop that timed out (a concurrent resize can make it fail, and then it says so).
+    /// </summary>
+    public string DescribeFromOtherThread(int max)
+    {
+        try
+        {
+            var lines = new List<string>();
+            foreach (IRingOperationOwner? owner in Volatile.Read(ref _owners))
+            {
+                if (owner is not null && lines.Count < max)
+                {
+                    lines.Add(owner.DescribeForDiagnostics());
+                }
+            }
+            return lines.Count == 0 ? "none" : string.Join("; ", lines);
+        }
+        catch (Exception ex)
+        {
+            return $"unavailable ({ex.GetType().Name})";
+        }
+    }
+
     public List<IRingOperationOwner> Snapshot()
     {
         var list = new List<IRingOperationOwner>(Count);

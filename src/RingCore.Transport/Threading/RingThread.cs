@@ -106,6 +106,9 @@ internal sealed unsafe class RingThread : PipeScheduler, ICqeHandler
     /// <summary>Number of owners (connections, acceptors) registered on this ring.</summary>
     public int OwnerCount => _operations.Count;
 
+    /// <summary>What the registered owners wait for (any thread, best effort; for a stop that timed out).</summary>
+    public string DescribeOwners() => _operations.DescribeFromOtherThread(max: 5);
+
     /// <summary>Receivers waiting for buffers (ring thread; diagnostics).</summary>
     public int StarvedCount => _starved.Count;
 

@@ -137,7 +137,7 @@ internal sealed class RingThreadGroup
             {
                 foreach (RingThread thread in running)
                 {
-                    _log.RingStopTimedOut(thread.Index, thread.OwnerCount, (int)Math.Ceiling(waited.Elapsed.TotalSeconds));
+                    _log.RingStopTimedOut(thread.Index, thread.OwnerCount, (int)Math.Ceiling(waited.Elapsed.TotalSeconds), thread.DescribeOwners());
                 }
                 return;
             }
@@ -166,7 +166,7 @@ internal sealed class RingThreadGroup
         flags.Add("CQSIZE");
         return $"setup flags {string.Join('|', flags)}; SQ {ring.SqEntries}, CQ {ring.CqEntries}; " +
                $"registered ring fd {(ring.RingFdRegistered ? "yes" : "no")}; " +
-               $"multishot accept, single-shot recv; provided buffers {_options.BufferRingSize}×{_options.BufferSize} B per ring " +
+               $"multishot accept, multishot recv with a peer-end poll; provided buffers {_options.BufferRingSize}×{_options.BufferSize} B per ring " +
                $"({(threads[0].Buffers.Incremental ? "incremental consumption" : "whole-buffer consumption")}); " +
                $"send zero-copy {(ring.Opcodes.IsSupported(IoUringOpcode.SendZc) ? "available (unused)" : "unavailable")}";
     }

@@ -198,7 +198,8 @@ public sealed class LifecycleTests
         for (int run = 0; run < 50; run++)
         {
             int current = run;
-            await using (var server = await RingServer.StartAsync(context => context.Response.WriteAsync($"run {current}")))
+            var server = await RingServer.StartAsync(context => context.Response.WriteAsync($"run {current}"));
+            await using (server)
             {
                 Assert.Equal(2, ProcessResources.RingThreadCount());
                 using (var client = new HttpClient { BaseAddress = server.BaseAddress, Timeout = Timeout })
@@ -207,6 +208,7 @@ public sealed class LifecycleTests
                 }
                 await server.WaitForNoConnectionsAsync();
             }
+            FaultAssert.NoRingCoreLogAboveDebug(server.Logs); // a ring that did not stop says why (event 10)
             await ProcessResources.WaitForNoRingThreadsAsync(); // after every run, not only at the end
         }
 

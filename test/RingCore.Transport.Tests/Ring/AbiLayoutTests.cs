@@ -134,6 +134,7 @@ public class AbiLayoutTests
     public void Opcodes_match_enum_io_uring_op()
     {
         Assert.Equal(0, IoUringOpcode.Nop);
+        Assert.Equal(6, IoUringOpcode.PollAdd);
         Assert.Equal(9, IoUringOpcode.SendMsg);
         Assert.Equal(11, IoUringOpcode.Timeout);
         Assert.Equal(13, IoUringOpcode.Accept);
@@ -184,6 +185,7 @@ public class AbiLayoutTests
         Assert.Equal(22u, IoUringRegisterOp.RegisterPbufRing);
         Assert.Equal(23u, IoUringRegisterOp.UnregisterPbufRing);
 
+        Assert.Equal(1 << 0, IoUringOpFlags.RecvSendPollFirst);
         Assert.Equal(1 << 1, IoUringOpFlags.RecvMultishot);
         Assert.Equal(1 << 0, IoUringOpFlags.AcceptMultishot);
         Assert.Equal(1u << 0, IoUringOpFlags.AsyncCancelAll);
