@@ -2,8 +2,11 @@
 # Side-by-side benchmarks of RingCore and Kestrel's Sockets transport, written to docs/benchmarks.md.
 #   bash samples/run-benchmarks.sh                       # every scenario, 3 rounds, 10 s per run
 #   bash samples/run-benchmarks.sh --rounds 1 --duration 3 --warmup 1 --scenarios plaintext64,download
+#   bash samples/run-benchmarks.sh --batch-wait-grid 0,100,250,500,1000   # CompletionBatchWait grid → docs/batching-grid.md
 #   bash samples/run-benchmarks.sh --help                # every option
-# Needs the .NET 10 SDK, wrk and (for the syscall cross-check) strace; bombardier is used when it is on PATH.
+# Refuses to start on a busy machine (load average above 0.5, or other processes using the CPU).
+# Needs the .NET 10 SDK, wrk, h2load (apt-get install wrk nghttp2-client) and (for the syscall cross-check) strace;
+# bombardier is used when it is on PATH.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 

@@ -22,6 +22,21 @@ public sealed record BenchmarkOptions
     public string? BombardierPath { get; init; }
     public bool Help { get; init; }
 
+    /// <summary>Start only when the 1-minute load average is at most this (and nothing else uses the CPU).</summary>
+    public double MaxLoad { get; init; } = 0.5;
+
+    /// <summary>How long to wait for a quiet machine at the start before refusing to run.</summary>
+    public int StartQuietWaitSeconds { get; init; } = 180;
+
+    /// <summary>How long to wait before each run for other processes to stop using the CPU.</summary>
+    public int RoundQuietWaitSeconds { get; init; } = 30;
+
+    /// <summary>Run on a busy machine anyway; the report then says in its first line that it is not valid.</summary>
+    public bool AllowNoisy { get; init; }
+
+    /// <summary>CompletionBatchWait values (µs) of the batching grid, or empty.</summary>
+    public IReadOnlyList<int> BatchWaitGrid { get; init; } = [];
+
     public const string Usage = """
         RingCore.BenchmarkRunner: side-by-side HTTP benchmarks of RingCore and Kestrel Sockets, using samples/RingCore.SampleApp.
         Usage: bash samples/run-benchmarks.sh [options]     (or: dotnet RingCore.BenchmarkRunner.dll [options])
@@ -29,9 +44,16 @@ public sealed record BenchmarkOptions
           --rounds N            rounds per scenario; each round runs every transport once (default 3)
           --duration S          seconds measured per run (default 10)
           --warmup S            seconds of warm-up load per run, not measured (default 3)
-          --scenarios a,b,...   plaintext64, plaintext1024, pipelined, json64, download, upload, idle10k,
-                                plaintext64-bombardier, or all (default all)
-          --transports a,b,...  ringcore, ringcore-inline, sockets (default: all three, in that order)
+          --scenarios a,b,...   plaintext8, plaintext64, plaintext1024, pipelined, json64, churn1, churn10, https64,
+                                h2c, h2c4x16, h2c1x64, download, upload, idle10k, plaintext64-bombardier, or all (default all)
+          --transports a,b,...  ringcore, ringcore-inline, sockets (default: all three, in that order); a RingCore
+                                transport may carry sample-app settings: ringcore@batch-wait-us=100+rings=1
+          --batch-wait-grid a,b,...  CompletionBatchWait values in µs (e.g. 0,100,250,500,1000): runs plaintext8/64/1024
+                                with ringcore@batch-wait-us=V for each value, and sockets as the baseline
+          --max-load L          refuse to start while the 1-minute load average is above L (default 0.5)
+          --quiet-wait S        seconds to wait for a quiet machine before refusing (default 180)
+          --round-quiet-wait S  seconds to wait before each run for the CPU to be idle (default 30)
+          --allow-noisy         run anyway on a busy machine; the report's first line then says it is NOT VALID
           --baseline NAME       the transport ratios are taken against (default sockets)
           --out PATH            Markdown report (default docs/benchmarks.md)
           --strace / --no-strace  strace -c -f cross-check of plaintext64, one run per transport (default on)
@@ -120,7 +142,7 @@ public sealed record BenchmarkOptions
                     {
                         var list = SplitList(Value()).Select(t => t.ToLowerInvariant()).Distinct().ToList();
                         if (list.Count == 0) return (null, "--transports needs at least one transport.");
-                        if (list.FirstOrDefault(t => !KnownTransports.Contains(t)) is string unknown)
+                        if (list.FirstOrDefault(t => !IsKnownTransport(t)) is string unknown)
                         {
                             return (null, $"Unknown transport '{unknown}'. Known: {string.Join(", ", KnownTransports)}.");
                         }
@@ -158,11 +180,67 @@ public sealed record BenchmarkOptions
                 case "--bombardier":
                     o = o with { BombardierPath = Value() };
                     break;
+                case "--max-load":
+                    {
+                        string? v = Value();
+                        if (!double.TryParse(v, NumberStyles.Float, CultureInfo.InvariantCulture, out double maxLoad) || maxLoad < 0)
+                        {
+                            return (null, "--max-load needs a load average (0 or more).");
+                        }
+                        o = o with { MaxLoad = maxLoad };
+                        break;
+                    }
+                case "--quiet-wait":
+                    if (PositiveInt() is not int quietWait) return (null, "--quiet-wait needs a positive number of seconds.");
+                    o = o with { StartQuietWaitSeconds = quietWait };
+                    break;
+                case "--round-quiet-wait":
+                    if (PositiveInt() is not int roundWait) return (null, "--round-quiet-wait needs a positive number of seconds.");
+                    o = o with { RoundQuietWaitSeconds = roundWait };
+                    break;
+                case "--allow-noisy":
+                    o = o with { AllowNoisy = true };
+                    break;
+                case "--batch-wait-grid":
+                    {
+                        var waits = new List<int>();
+                        foreach (string item in SplitList(Value()))
+                        {
+                            if (!int.TryParse(item, NumberStyles.Integer, CultureInfo.InvariantCulture, out int us) || us < 0 || us > 10_000)
+                            {
+                                return (null, $"--batch-wait-grid: '{item}' is not a number of microseconds from 0 to 10000.");
+                            }
+                            waits.Add(us);
+                        }
+                        if (waits.Count == 0) return (null, "--batch-wait-grid needs at least one value.");
+                        o = o with
+                        {
+                            BatchWaitGrid = waits.Distinct().ToList(),
+                            Scenarios = Model.Scenarios.BatchWaitGrid,
+                            Transports = [.. waits.Distinct().Select(w => $"ringcore@batch-wait-us={w}"), "sockets"],
+                            Baseline = "sockets",
+                            OutputPath = o.OutputPath == "docs/benchmarks.md" ? "docs/batching-grid.md" : o.OutputPath,
+                        };
+                        break;
+                    }
                 default:
                     return (null, $"Unknown option '{args[i]}'. Try --help.");
             }
         }
         return (o, null);
+    }
+
+    /// <summary>A known transport, or a RingCore one with settings (ringcore@name=value+name=value).</summary>
+    private static bool IsKnownTransport(string transport)
+    {
+        int at = transport.IndexOf('@', StringComparison.Ordinal);
+        if (at < 0)
+        {
+            return KnownTransports.Contains(transport);
+        }
+        string name = transport[..at];
+        return name.StartsWith("ringcore", StringComparison.Ordinal) && KnownTransports.Contains(name)
+            && transport[(at + 1)..].Split('+').All(p => System.Text.RegularExpressions.Regex.IsMatch(p, "^[a-z-]+=[0-9]+$"));
     }
 
     private static IEnumerable<string> SplitList(string? value) =>

@@ -71,13 +71,21 @@ public static class Program
             notes.Add($"The baseline transport '{options.Baseline}' was not run, so there are no ratios.");
         }
 
-        var machine = await MachineProbe.ProbeAsync(wrk, strace, bombardierDescription, limitDescription);
-        if (MachineProbe.LoadAverage1() is double load && load > machine.Cores)
+        string? h2load = ProcessRunner.Which("h2load");
+        var invalid = new List<string>();
+        Console.WriteLine($"Waiting for a quiet machine (1-minute load average ≤ {options.MaxLoad}, CPU under {QuietGate.MaxBusyPercent}% busy; up to {options.StartQuietWaitSeconds} s)…");
+        var startGate = await QuietGate.WaitAsync(options.MaxLoad, TimeSpan.FromSeconds(options.StartQuietWaitSeconds), CancellationToken.None);
+        if (!startGate.Quiet)
         {
-            string message = $"The machine was busy when the run started (1-minute load average {load:F1} on {machine.Cores} cores): other work competes with server and client, so numbers are noisy; compare ratios, and rerun on a quiet machine.";
-            Console.WriteLine("WARNING: " + message);
-            notes.Add(message);
+            string message = $"the machine was not quiet at the start: 1-minute load average {startGate.LoadAverage1:F2} (limit {options.MaxLoad}), {startGate.BusyPercent:F0}% of the CPU busy, after waiting {startGate.Waited.TotalSeconds:F0} s";
+            if (!options.AllowNoisy)
+            {
+                Console.Error.WriteLine($"Refusing to measure: {message}. A busy machine flatters whichever transport uses less CPU per request. Stop what runs (top, uptime), or pass --allow-noisy to produce a report marked NOT VALID.");
+                return 3;
+            }
+            invalid.Add(message);
         }
+        var machine = await MachineProbe.ProbeAsync(wrk, strace, bombardierDescription, limitDescription);
         Console.WriteLine($"Machine: {machine.Cores} cores, kernel {machine.Kernel}, {machine.DotNet}, {machine.Wrk}; bombardier: {machine.Bombardier}");
         Console.WriteLine($"Server: {dll}");
 
@@ -96,18 +104,23 @@ public static class Program
             await File.WriteAllTextAsync(Path.Combine(workDir, LuaScripts.PipelineFileName), LuaScripts.Pipeline);
             string bodyPath = Path.Combine(workDir, "upload-body.bin");
             await File.WriteAllBytesAsync(bodyPath, RandomNumberGenerator.GetBytes((int)Scenarios.Upload.UploadBytes));
+            await File.WriteAllTextAsync(Path.Combine(workDir, LuaScripts.ChurnFileName), LuaScripts.Churn);
             string upload = LuaScripts.Upload(bodyPath);
             await File.WriteAllTextAsync(Path.Combine(workDir, LuaScripts.UploadFileName), upload);
             if (options.Scenarios.Any(s => s.PipelineDepth > 1))
             {
                 scripts.Add(new(LuaScripts.PipelineFileName, LuaScripts.Pipeline));
             }
+            if (options.Scenarios.Any(s => s.CloseEvery > 0))
+            {
+                scripts.Add(new(LuaScripts.ChurnFileName, LuaScripts.Churn));
+            }
             if (options.Scenarios.Any(s => s.IsUpload))
             {
                 scripts.Add(new(LuaScripts.UploadFileName, upload.Replace(bodyPath, "TMP/upload-body.bin", StringComparison.Ordinal) + "\n-- TMP/upload-body.bin: 1 MiB of random bytes, written by the runner"));
             }
 
-            var clients = new LoadClients(wrk, bombardier, options.WrkThreads, workDir);
+            var clients = new LoadClients(wrk, bombardier, h2load, options.WrkThreads, workDir);
             var session = new BenchmarkSession(options, dotnet, dll, clients, strace, workDir, Native.ClockTicksPerSecond(), maxIdle, Console.Out);
             var started = DateTimeOffset.UtcNow;
             try
@@ -141,6 +154,7 @@ public static class Program
                     ? $"{StraceRunner.CommandTemplate(strace)}\n{LoadClients.Display(wrk, clients.Command(Scenarios.Plaintext64, "http://127.0.0.1:PORT", options.StraceSeconds, latency: false).Arguments)}"
                     : null,
                 Notes = [.. notes, .. session.Notes],
+                Invalid = [.. invalid, .. session.Runs.Where(r => r.Noisy).Select(r => $"{r.Scenario} / {r.Transport} / round {r.Round}: {r.Note}")],
             };
 
             var rows = MarkdownReport.Summarize(options.Scenarios, options.Transports, session.Runs, options.Baseline);
@@ -156,6 +170,10 @@ public static class Program
             if (session.StraceChecks.Count > 0)
             {
                 Console.WriteLine(MarkdownReport.StraceTable(session.StraceChecks, rows));
+            }
+            foreach (string reason in context.Invalid)
+            {
+                Console.WriteLine("NOT VALID: " + reason);
             }
             foreach (string note in context.Notes.Concat(session.Runs.Where(r => r.Note is not null).Select(r => $"{r.Scenario} / {r.Transport} / round {r.Round}: {r.Note}")))
             {

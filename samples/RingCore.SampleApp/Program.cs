@@ -1,5 +1,6 @@
 // A TechEmpower-style app for trying RingCore and comparing it with Kestrel's Sockets transport.
 //   dotnet run -c Release --project samples/RingCore.SampleApp -- --urls http://127.0.0.1:5000 [--transport ringcore|ringcore-inline|sockets]
+//   [--rings N] [--batch-wait-us N]: RingThreadCount and CompletionBatchWait, for the benchmark's grids (defaults otherwise)
 using System.Security.Cryptography;
 using RingCore.Transport;
 
@@ -9,13 +10,24 @@ builder.Logging.AddFilter("RingCore.Transport", LogLevel.Information);
 builder.Logging.AddFilter("Microsoft.Hosting.Lifetime", LogLevel.Information);
 
 string transport = builder.Configuration["transport"] ?? "ringcore";
+void Tuning(RingCoreTransportOptions o)
+{
+    if (builder.Configuration["rings"] is { } rings)
+    {
+        o.RingThreadCount = int.Parse(rings);
+    }
+    if (builder.Configuration["batch-wait-us"] is { } wait)
+    {
+        o.CompletionBatchWait = TimeSpan.FromMicroseconds(int.Parse(wait));
+    }
+}
 switch (transport)
 {
     case "ringcore":
-        builder.WebHost.UseRingCore(); // defaults: handlers run on the thread pool (ApplicationScheduling = ThreadPool)
+        builder.WebHost.UseRingCore(Tuning); // defaults: handlers run on the thread pool (ApplicationScheduling = ThreadPool)
         break;
     case "ringcore-inline":
-        builder.WebHost.UseRingCore(o => o.ApplicationScheduling = RingCoreApplicationScheduling.UnsafeInline); // opt-in, for comparison
+        builder.WebHost.UseRingCore(o => { Tuning(o); o.ApplicationScheduling = RingCoreApplicationScheduling.UnsafeInline; }); // opt-in, for comparison
         break;
     case "sockets":
         break; // Kestrel's default transport
@@ -24,6 +36,7 @@ switch (transport)
         return 2;
 }
 builder.WebHost.ConfigureKestrel(o => o.Limits.MaxRequestBodySize = null);
+builder.WebHost.UseKestrelHttpsConfiguration(); // https:// URLs with a certificate from configuration (the benchmark's HTTPS scenario)
 
 var app = builder.Build();
 

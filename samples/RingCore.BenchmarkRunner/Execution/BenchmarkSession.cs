@@ -18,10 +18,14 @@ internal sealed class BenchmarkSession
     private readonly int _clockTicks;
     private readonly int _maxIdleConnections;
     private readonly TextWriter _console;
+    private readonly string _certificatePath;
+    private readonly string _certificatePassword;
 
     public BenchmarkSession(BenchmarkOptions options, string dotnet, string dll, LoadClients clients, string? strace, string workDir,
         int clockTicks, int maxIdleConnections, TextWriter console)
     {
+        _certificatePath = Path.Combine(workDir, "server.pfx");
+        _certificatePassword = SelfSignedCertificate.Write(_certificatePath);
         _options = options;
         _dotnet = dotnet;
         _dll = dll;
@@ -46,6 +50,13 @@ internal sealed class BenchmarkSession
         int done = 0;
         foreach (var scenario in scenarios)
         {
+            if (scenario.Client == LoadClient.H2load && !_clients.HasH2load)
+            {
+                Notes.Add($"{scenario.Name} skipped: h2load was not found (apt-get install nghttp2-client).");
+                _console.WriteLine($"[{scenario.Name}] skipped: h2load not found (apt-get install nghttp2-client).");
+                done += _options.Rounds * _options.Transports.Count;
+                continue;
+            }
             if (scenario.Client == LoadClient.Bombardier && !_clients.HasBombardier)
             {
                 Notes.Add($"{scenario.Name} skipped: the bombardier HTTP load tool was not found (see Machine).");
@@ -60,10 +71,19 @@ internal sealed class BenchmarkSession
                 {
                     cancel.ThrowIfCancellationRequested();
                     done++;
+                    var gate = await QuietGate.WaitAsync(maxLoad: null, TimeSpan.FromSeconds(_options.RoundQuietWaitSeconds), cancel);
                     _console.Write($"[{done}/{totalRuns}] {scenario.Name,-22} round {round}/{_options.Rounds} {transport,-16} ");
                     var run = scenario.Client == LoadClient.IdleConnections
                         ? await Guard(scenario, transport, round, () => RunIdleAsync(scenario, transport, round, cancel), cancel)
                         : await Guard(scenario, transport, round, () => RunLoadAsync(scenario, transport, round, cancel), cancel);
+                    run = run with
+                    {
+                        LoadAverageBefore = gate.LoadAverage1,
+                        BusyBeforePercent = gate.BusyPercent,
+                        Noisy = !gate.Quiet,
+                        Note = gate.Quiet ? run.Note
+                            : $"NOT QUIET: {gate.BusyPercent:F0}% of the CPU busy before the run, after waiting {gate.Waited.TotalSeconds:F0} s" + (run.Note is null ? "" : "; " + run.Note),
+                    };
                     Runs.Add(run);
                     _console.WriteLine(Describe(scenario, run));
                 }
@@ -94,11 +114,16 @@ internal sealed class BenchmarkSession
     private void RecordCommand(Scenario scenario)
     {
         bool idle = scenario.Client == LoadClient.IdleConnections;
-        var (file, args) = _clients.Command(scenario, "http://127.0.0.1:PORT", idle ? _options.WarmupSeconds : _options.DurationSeconds, latency: !idle);
+        var (file, args) = _clients.Command(scenario, (scenario.Tls ? "https" : "http") + "://127.0.0.1:PORT", idle ? _options.WarmupSeconds : _options.DurationSeconds, latency: !idle);
         string command = LoadClients.Display(file, args).Replace(_workDir, "TMP", StringComparison.Ordinal);
         if (idle)
         {
             command = $"warm-up: {command}; then the runner opens {_maxIdleConnections:N0} sockets, sends 'GET /plaintext HTTP/1.1' on each, reads the answer and holds them for {_options.DurationSeconds} s";
+        }
+        var serverArguments = scenario.ServerArguments("TMP/server.pfx", "PASSWORD");
+        if (serverArguments.Count > 0)
+        {
+            command += $"   (server started with: {(scenario.Tls ? "--urls https://127.0.0.1:PORT " : "")}{string.Join(' ', serverArguments)})";
         }
         ClientCommands.Add(new(scenario.Name, command));
     }
@@ -118,14 +143,17 @@ internal sealed class BenchmarkSession
 
     private async Task<RunMetrics> RunLoadAsync(Scenario scenario, string transport, int round, CancellationToken cancel)
     {
-        await using var server = await ServerProcess.StartAsync(_dotnet, _dll, transport, cancel);
+        await using var server = await ServerProcess.StartAsync(_dotnet, _dll, transport,
+            scenario.ServerArguments(_certificatePath, _certificatePassword), scenario.Tls, cancel);
         if (_options.WarmupSeconds > 0)
         {
-            await _clients.RunAsync(scenario, server.BaseUrl, _options.WarmupSeconds, cancel);
+            await _clients.RunAsync(scenario, server.BaseUrl, _options.WarmupSeconds, cancel, latency: false);
         }
         var statsBefore = await server.TryGetStatsAsync(cancel);
         long ticksBefore = server.CpuTicks();
+        var machineBefore = QuietGate.Read();
         var result = await _clients.RunAsync(scenario, server.BaseUrl, _options.DurationSeconds, cancel);
+        var machineAfter = QuietGate.Read();
         long ticksAfter = server.CpuTicks();
         long? peakRss = server.StatusBytes("VmHWM");
         var statsAfter = await server.TryGetStatsAsync(cancel);
@@ -155,6 +183,7 @@ internal sealed class BenchmarkSession
             PeakRssBytes = peakRss,
             SyscallsPerRequest = syscalls is long s && result.Requests > 0 ? (double)s / result.Requests : null,
             Errors = result.Errors,
+            StealPercent = QuietGate.StealPercent(machineBefore, machineAfter),
             Note = warning,
         };
     }

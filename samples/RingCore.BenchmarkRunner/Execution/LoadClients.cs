@@ -11,18 +11,27 @@ internal sealed class LoadClients
 {
     private readonly string _wrk;
     private readonly string? _bombardier;
+    private readonly string? _h2load;
     private readonly int _wrkThreads;
     private readonly string _scriptDir;
 
-    public LoadClients(string wrk, string? bombardier, int wrkThreads, string scriptDir)
+    public LoadClients(string wrk, string? bombardier, string? h2load, int wrkThreads, string scriptDir)
     {
         _wrk = wrk;
         _bombardier = bombardier;
+        _h2load = h2load;
         _wrkThreads = wrkThreads;
         _scriptDir = scriptDir;
     }
 
     public bool HasBombardier => _bombardier is not null;
+
+    public bool HasH2load => _h2load is not null;
+
+    public string ChurnScript => Path.Combine(_scriptDir, LuaScripts.ChurnFileName);
+
+    /// <summary>Where a measured h2load run writes its per-request log (the percentiles come from it).</summary>
+    public string H2loadLog => Path.Combine(_scriptDir, "h2load-requests.tsv");
 
     public string PipelineScript => Path.Combine(_scriptDir, LuaScripts.PipelineFileName);
     public string UploadScript => Path.Combine(_scriptDir, LuaScripts.UploadFileName);
@@ -38,6 +47,23 @@ internal sealed class LoadClients
                 throw new InvalidOperationException("bombardier is not available.");
             }
             return (_bombardier, ["-c", s.Connections.ToString(CultureInfo.InvariantCulture), "-d", $"{seconds}s", "-l", "-p", "r", url]);
+        }
+        if (s.Client == LoadClient.H2load)
+        {
+            if (_h2load is null)
+            {
+                throw new InvalidOperationException("h2load is not available.");
+            }
+            var h2 = new List<string>
+            {
+                "-t1", $"-c{s.Connections}", $"-m{s.Streams}", "-D", seconds.ToString(CultureInfo.InvariantCulture),
+            };
+            if (latency)
+            {
+                h2.Add($"--log-file={H2loadLog}");
+            }
+            h2.Add(url);
+            return (_h2load, h2);
         }
         int connections = s.Client == LoadClient.IdleConnections ? 64 : s.Connections;
         var args = new List<string>
@@ -56,10 +82,18 @@ internal sealed class LoadClients
         {
             args.AddRange(["-s", UploadScript]);
         }
+        else if (s.CloseEvery > 0)
+        {
+            args.AddRange(["-s", ChurnScript]);
+        }
         args.Add(s.Client == LoadClient.IdleConnections ? baseUrl + "/plaintext" : url);
         if (s.PipelineDepth > 1)
         {
             args.AddRange(["--", s.PipelineDepth.ToString(CultureInfo.InvariantCulture)]);
+        }
+        else if (s.CloseEvery > 0)
+        {
+            args.AddRange(["--", s.CloseEvery.ToString(CultureInfo.InvariantCulture)]);
         }
         return (_wrk, args);
     }
@@ -70,6 +104,7 @@ internal sealed class LoadClients
     public async Task<ClientResult> RunAsync(Scenario s, string baseUrl, int seconds, CancellationToken cancel, bool latency = true)
     {
         var (file, args) = Command(s, baseUrl, seconds, latency);
+        File.Delete(H2loadLog);
         var output = await ProcessRunner.RunAsync(file, args, TimeSpan.FromSeconds(seconds + 60), cancel);
         if (output.TimedOut)
         {
@@ -82,6 +117,16 @@ internal sealed class LoadClients
                 var b = BombardierOutputParser.Parse(output.Combined);
                 return new ClientResult(b.TotalRequests, b.RequestsPerSecondAverage, b.ThroughputBytesPerSecond,
                     Positive(b.LatencyPercentileUs(50)), Positive(b.LatencyPercentileUs(99)), b.ErrorCount, seconds);
+            }
+            if (s.Client == LoadClient.H2load)
+            {
+                var h = H2loadOutputParser.Parse(output.Combined);
+                var percentiles = latency && File.Exists(H2loadLog)
+                    ? H2loadOutputParser.LatencyPercentilesUs(File.ReadLines(H2loadLog), 50, 99)
+                    : new Dictionary<int, double>();
+                File.Delete(H2loadLog);
+                return new ClientResult(h.Requests, h.RequestsPerSecond, h.TransferBytesPerSecond,
+                    Positive(percentiles.GetValueOrDefault(50)), Positive(percentiles.GetValueOrDefault(99)), h.Errors, h.DurationSeconds);
             }
             var w = WrkOutputParser.Parse(output.Combined);
             return new ClientResult(w.Requests, w.RequestsPerSecond, w.TransferBytesPerSecond,

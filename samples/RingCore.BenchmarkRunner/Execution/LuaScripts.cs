@@ -5,6 +5,7 @@ internal static class LuaScripts
 {
     public const string PipelineFileName = "pipeline.lua";
     public const string UploadFileName = "upload.lua";
+    public const string ChurnFileName = "churn.lua";
 
     // TechEmpower's pipelining script: request() returns `depth` copies of the GET, written back to back.
     public const string Pipeline = """
@@ -20,6 +21,24 @@ internal static class LuaScripts
 
         request = function()
           return req
+        end
+        """;
+
+    // Connection churn: every EVERY-th request of a wrk thread asks the server to close; wrk then reconnects, so with
+    // EVERY = 1 each request pays a TCP handshake, an accept and a close.
+    public const string Churn = """
+        -- wrk -s churn.lua URL -- EVERY: ask for `Connection: close` on every EVERY-th request (per wrk thread).
+        local every, n = 1, 0
+        init = function(args)
+          every = tonumber(args[1]) or 1
+        end
+
+        request = function()
+          n = n + 1
+          if n % every == 0 then
+            return wrk.format(nil, nil, { ["Connection"] = "close" })
+          end
+          return wrk.format()
         end
         """;
 

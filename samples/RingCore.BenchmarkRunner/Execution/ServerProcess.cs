@@ -19,17 +19,29 @@ internal sealed class ServerProcess : IAsyncDisposable
     private readonly HttpClient _http;
     private bool _stopped;
 
-    private ServerProcess(Process process, int port, string transport)
+    private ServerProcess(Process process, int port, string transport, bool tls, bool http2Only)
     {
         _process = process;
         Port = port;
         Transport = transport;
-        BaseUrl = $"http://127.0.0.1:{port}";
-        _http = new HttpClient(new SocketsHttpHandler { UseProxy = false, PooledConnectionIdleTimeout = TimeSpan.FromSeconds(1) })
+        BaseUrl = $"{(tls ? "https" : "http")}://127.0.0.1:{port}";
+        var handler = new SocketsHttpHandler { UseProxy = false, PooledConnectionIdleTimeout = TimeSpan.FromSeconds(1) };
+        if (tls)
+        {
+            // The runner's own self-signed certificate for this session.
+            handler.SslOptions.RemoteCertificateValidationCallback = static (_, _, _, _) => true;
+        }
+        _http = new HttpClient(handler)
         {
             BaseAddress = new Uri(BaseUrl),
             Timeout = TimeSpan.FromSeconds(5),
         };
+        if (http2Only)
+        {
+            // An HTTP/2-only cleartext endpoint (h2c scenarios) answers /_stats only with prior knowledge.
+            _http.DefaultRequestVersion = System.Net.HttpVersion.Version20;
+            _http.DefaultVersionPolicy = HttpVersionPolicy.RequestVersionExact;
+        }
     }
 
     public int Port { get; }
@@ -51,10 +63,43 @@ internal sealed class ServerProcess : IAsyncDisposable
 
     /// <summary>The command the runner starts (for the report), with PORT and TRANSPORT as placeholders.</summary>
     public static string CommandTemplate(string dotnet, string dll) =>
-        $"{dotnet} {dll} --urls http://127.0.0.1:PORT --transport TRANSPORT";
+        $"{dotnet} {dll} --urls http://127.0.0.1:PORT --transport TRANSPORT [SETTINGS] [SCENARIO ARGUMENTS]";
 
-    public static async Task<ServerProcess> StartAsync(string dotnet, string dll, string transport, CancellationToken cancel)
+    /// <summary>
+    /// A transport as --transports names it: "ringcore", or a variant with sample-app settings,
+    /// "ringcore@batch-wait-us=100" or "ringcore@rings=1+batch-wait-us=0".
+    /// </summary>
+    public static (string Transport, IReadOnlyList<string> Settings) ParseVariant(string variant)
     {
+        int at = variant.IndexOf('@', StringComparison.Ordinal);
+        if (at < 0)
+        {
+            return (variant, []);
+        }
+        var settings = new List<string>();
+        foreach (string pair in variant[(at + 1)..].Split('+', StringSplitOptions.RemoveEmptyEntries))
+        {
+            int eq = pair.IndexOf('=', StringComparison.Ordinal);
+            if (eq <= 0)
+            {
+                throw new FormatException($"'{pair}' in '{variant}' is not name=value.");
+            }
+            settings.Add($"--{pair[..eq]}");
+            settings.Add(pair[(eq + 1)..]);
+        }
+        return (variant[..at], settings);
+    }
+
+    public static async Task<ServerProcess> StartAsync(string dotnet, string dll, string transport, CancellationToken cancel) =>
+        await StartAsync(dotnet, dll, transport, [], tls: false, cancel);
+
+    /// <param name="transport">A transport or a variant (<see cref="ParseVariant"/>).</param>
+    /// <param name="scenarioArguments">What the scenario needs (Kestrel configuration: HTTP/2 only, a certificate).</param>
+    /// <param name="tls">Listen on https:// (the scenario's arguments carry the certificate).</param>
+    public static async Task<ServerProcess> StartAsync(string dotnet, string dll, string transport, IReadOnlyList<string> scenarioArguments, bool tls,
+        CancellationToken cancel)
+    {
+        var (baseTransport, settings) = ParseVariant(transport);
         Exception? last = null;
         for (int attempt = 0; attempt < 3; attempt++)
         {
@@ -66,12 +111,14 @@ internal sealed class ServerProcess : IAsyncDisposable
                 RedirectStandardInput = true,
                 UseShellExecute = false,
             };
-            foreach (string a in (string[])[dll, "--urls", $"http://127.0.0.1:{port}", "--transport", transport])
+            string scheme = tls ? "https" : "http";
+            foreach (string a in (string[])[dll, "--urls", $"{scheme}://127.0.0.1:{port}", "--transport", baseTransport, .. settings, .. scenarioArguments])
             {
                 psi.ArgumentList.Add(a);
             }
             var process = Process.Start(psi) ?? throw new InvalidOperationException("Could not start the sample app.");
-            var server = new ServerProcess(process, port, transport);
+            bool http2Only = scenarioArguments.Any(a => a.Contains("Protocols=Http2", StringComparison.Ordinal));
+            var server = new ServerProcess(process, port, transport, tls, http2Only);
             process.OutputDataReceived += (_, e) => server.OnLine(e.Data);
             process.ErrorDataReceived += (_, e) => server.OnLine(e.Data);
             process.BeginOutputReadLine();

@@ -32,6 +32,14 @@ public sealed record RunMetrics
     public long? RssAfterBytes { get; init; }
     public double? IdleCpuPercent { get; init; }
 
+    // The machine around the run (QuietGate): before it, and during its measured window.
+    public double? LoadAverageBefore { get; init; }
+    public double? BusyBeforePercent { get; init; }
+    public double? StealPercent { get; init; }
+
+    /// <summary>The machine was not quiet before this run, even after waiting: its numbers are not valid.</summary>
+    public bool Noisy { get; init; }
+
     /// <summary>Set when the run failed or something about it needs saying (e.g. RingCore fell back to Sockets).</summary>
     public string? Note { get; init; }
 

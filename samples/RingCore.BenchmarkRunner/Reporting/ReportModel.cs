@@ -75,4 +75,7 @@ public sealed record ReportContext
     public IReadOnlyList<StraceCheck> StraceChecks { get; init; } = [];
     public string? StraceCommand { get; init; }
     public IReadOnlyList<string> Notes { get; init; } = [];
+
+    /// <summary>Why the numbers are not valid (a machine that was not quiet); empty for a valid run.</summary>
+    public IReadOnlyList<string> Invalid { get; init; } = [];
 }

@@ -544,7 +544,7 @@ public sealed class BenchmarkParsingTests
     [Fact]
     public void ClientCommandLinesMatchTheScenarios()
     {
-        var clients = new LoadClients("/usr/bin/wrk", "/opt/bombardier", wrkThreads: 1, scriptDir: "/tmp/s");
+        var clients = new LoadClients("/usr/bin/wrk", "/opt/bombardier", "/usr/bin/h2load", wrkThreads: 1, scriptDir: "/tmp/s");
         string Line(Scenario s) => LoadClients.Display(clients.Command(s, "http://127.0.0.1:PORT", 10).FileName, clients.Command(s, "http://127.0.0.1:PORT", 10).Arguments);
 
         Assert.Equal("wrk -t1 -c64 -d10s --timeout 10s --latency http://127.0.0.1:PORT/plaintext", Line(Scenarios.Plaintext64));
@@ -553,6 +553,115 @@ public sealed class BenchmarkParsingTests
         Assert.Equal("wrk -t1 -c16 -d10s --timeout 10s --latency 'http://127.0.0.1:PORT/download?size=1048576'", Line(Scenarios.Download));
         Assert.Equal("wrk -t1 -c16 -d10s --timeout 10s --latency -s /tmp/s/upload.lua http://127.0.0.1:PORT/upload", Line(Scenarios.Upload));
         Assert.Equal("bombardier -c 64 -d 10s -l -p r http://127.0.0.1:PORT/plaintext", Line(Scenarios.Plaintext64Bombardier));
+        Assert.Equal("wrk -t1 -c8 -d10s --timeout 10s --latency http://127.0.0.1:PORT/plaintext", Line(Scenarios.Plaintext8));
+        Assert.Equal("wrk -t1 -c64 -d10s --timeout 10s --latency -s /tmp/s/churn.lua http://127.0.0.1:PORT/plaintext -- 1", Line(Scenarios.Churn1));
+        Assert.Equal("wrk -t1 -c64 -d10s --timeout 10s --latency -s /tmp/s/churn.lua http://127.0.0.1:PORT/plaintext -- 10", Line(Scenarios.Churn10));
+        Assert.Equal("h2load -t1 -c32 -m16 -D 10 --log-file=/tmp/s/h2load-requests.tsv http://127.0.0.1:PORT/plaintext", Line(Scenarios.H2c32x16));
+        Assert.Equal("h2load -t1 -c1 -m64 -D 10 --log-file=/tmp/s/h2load-requests.tsv http://127.0.0.1:PORT/plaintext", Line(Scenarios.H2c1x64));
+    }
+
+    [Fact]
+    public void ScenariosTellTheServerWhatTheyNeed()
+    {
+        Assert.Equal(["--Kestrel:EndpointDefaults:Protocols=Http2"], Scenarios.H2c4x16.ServerArguments("/c.pfx", "pw"));
+        Assert.Equal(["--Kestrel:Certificates:Default:Path=/c.pfx", "--Kestrel:Certificates:Default:Password=pw"], Scenarios.Https64.ServerArguments("/c.pfx", "pw"));
+        Assert.Empty(Scenarios.Plaintext64.ServerArguments("/c.pfx", "pw"));
+    }
+
+    // ---- h2load ----
+
+    [Fact]
+    public void H2loadSummaryIsParsed()
+    {
+        var r = H2loadOutputParser.Parse(Captured.H2loadTimed);
+
+        Assert.Equal(3.00, r.DurationSeconds, 6);
+        Assert.Equal(34056.50, r.RequestsPerSecond, 6);
+        Assert.Equal(1.30 * MiB, r.TransferBytesPerSecond, 3);
+        Assert.Equal(68113, r.Requests);
+        Assert.Equal(68113, r.Succeeded);
+        Assert.Equal(0, r.Errors);
+    }
+
+    [Fact]
+    public void H2loadFailuresAndErrorStatusesAreErrors()
+    {
+        string output = Captured.H2loadTimed
+            .Replace("68113 done, 68113 succeeded, 0 failed, 0 errored, 0 timeout", "68113 done, 68100 succeeded, 10 failed, 2 errored, 1 timeout", StringComparison.Ordinal)
+            .Replace("68113 2xx, 0 3xx, 0 4xx, 0 5xx", "68110 2xx, 0 3xx, 1 4xx, 2 5xx", StringComparison.Ordinal);
+
+        Assert.Equal(16, H2loadOutputParser.Parse(output).Errors);
+    }
+
+    [Fact]
+    public void H2loadWithoutSummaryIsAFormatError() =>
+        Assert.Throws<FormatException>(() => H2loadOutputParser.Parse("connect: Connection refused\nNo protocol negotiated. Aborted."));
+
+    [Fact]
+    public void H2loadPercentilesComeFromTheRequestLogByNearestRank()
+    {
+        var lines = Enumerable.Range(1, 200).Select(i => $"1796173554757048\t200\t{i * 10}").Append("garbage");
+
+        var p = H2loadOutputParser.LatencyPercentilesUs(lines, 50, 99);
+
+        Assert.Equal(1000, p[50]);
+        Assert.Equal(1980, p[99]);
+        Assert.Empty(H2loadOutputParser.LatencyPercentilesUs([], 50));
+    }
+
+    // ---- quiet machine, transport variants, grid ----
+
+    [Fact]
+    public void ProcStatCpuLineSplitsBusyIdleAndSteal()
+    {
+        var before = QuietGate.Parse("cpu  100 0 50 1000 10 5 5 0 0 0");
+        var after = QuietGate.Parse("cpu  110 0 55 1180 10 5 5 20 0 0");
+
+        Assert.Equal(160, before.Busy);
+        Assert.Equal(1010, before.Idle);
+        Assert.Equal(100.0 * (15 + 20) / 215, QuietGate.BusyPercent(before, after), 6); // stolen time is not idle time
+        Assert.Equal(100.0 * 20 / 215, QuietGate.StealPercent(before, after), 6);
+        Assert.Throws<FormatException>(() => QuietGate.Parse("cpu0 1 2 3 4 5 6 7 8"));
+    }
+
+    [Fact]
+    public void TransportVariantsBecomeSampleAppSettings()
+    {
+        Assert.Equal(("ringcore", (IReadOnlyList<string>)[]), ServerProcess.ParseVariant("ringcore"));
+        var (transport, settings) = ServerProcess.ParseVariant("ringcore@batch-wait-us=100+rings=1");
+        Assert.Equal("ringcore", transport);
+        Assert.Equal(["--batch-wait-us", "100", "--rings", "1"], settings);
+    }
+
+    [Fact]
+    public void BatchWaitGridRunsEachWaitAgainstSocketsAtThreeConnectionCounts()
+    {
+        var (o, error) = BenchmarkOptions.Parse(["--batch-wait-grid", "0,250,500"]);
+
+        Assert.Null(error);
+        Assert.Equal(["ringcore@batch-wait-us=0", "ringcore@batch-wait-us=250", "ringcore@batch-wait-us=500", "sockets"], o!.Transports);
+        Assert.Equal([Scenarios.Plaintext8, Scenarios.Plaintext64, Scenarios.Plaintext1024], o.Scenarios);
+        Assert.Equal("docs/batching-grid.md", o.OutputPath);
+        Assert.Null(BenchmarkOptions.Parse(["--transports", "sockets@rings=1"]).Options);
+        Assert.Null(BenchmarkOptions.Parse(["--batch-wait-grid", "-5"]).Options);
+        Assert.NotNull(BenchmarkOptions.Parse(["--transports", "ringcore@rings=1+batch-wait-us=0,sockets"]).Options);
+    }
+
+    [Fact]
+    public void ReportOfANoisyRunSaysSoInItsFirstLine()
+    {
+        var ctx = new ReportContext
+        {
+            Machine = new MachineInfo(),
+            Started = DateTimeOffset.UnixEpoch,
+            RunnerCommandLine = "x",
+            Invalid = ["load average 1.80 at the start"],
+        };
+
+        string doc = MarkdownReport.Document(ctx);
+
+        Assert.StartsWith("**NOT VALID: the machine was not quiet** (load average 1.80 at the start)", doc, StringComparison.Ordinal);
+        Assert.DoesNotContain("NOT VALID", MarkdownReport.Document(ctx with { Invalid = [] }), StringComparison.Ordinal);
     }
 
     private static RunMetrics Run(string scenario, string transport, int round, double rps, double? p99, double? cpu) => new()
@@ -622,6 +731,30 @@ public sealed class BenchmarkParsingTests
 /// <summary>Output captured on the development machine; PORT stands for the run's port in the comments.</summary>
 internal static class Captured
 {
+    // h2load -t1 -c4 -m16 -D 2 --warm-up-time=1 --log-file=… http://127.0.0.1:PORT/plaintext (RingCore, h2c; nghttp2 1.52.0)
+    public const string H2loadTimed = """
+        starting benchmark...
+        spawning thread #0: 4 total client(s). Timing-based test with 1s of warm-up time and 2s of main duration for measurements.
+        Warm-up started for thread #0.
+        progress: 25% of clients started
+        progress: 100% of clients started
+        Application protocol: h2c
+        Warm-up phase is over for thread #0.
+        Main benchmark duration is started for thread #0.
+        Main benchmark duration is over for thread #0. Stopping all clients.
+        Stopped all clients for thread #0
+
+        finished in 3.00s, 34056.50 req/s, 1.30MB/s
+        requests: 68113 total, 68113 started, 68113 done, 68113 succeeded, 0 failed, 0 errored, 0 timeout
+        status codes: 68113 2xx, 0 3xx, 0 4xx, 0 5xx
+        traffic: 2.60MB (2724787) total, 963.10KB (986218) headers (space savings 90.42%), 1.36MB (1423864) data
+                             min         max         mean         sd        +/- sd
+        time for request:      238us     74.58ms      1.66ms      2.68ms    96.98%
+        time for connect:        0us         0us         0us         0us     0.00%
+        time to 1st byte:        0us         0us         0us         0us     0.00%
+        req/s           :    7664.00     8861.19     8512.15      567.97    75.00%
+        """;
+
     // wrk -t1 -c64 -d2s --latency http://127.0.0.1:PORT/plaintext (RingCore)
     public const string WrkPlaintextLatency = """
         Running 2s test @ http://127.0.0.1:5111/plaintext
