@@ -109,8 +109,9 @@ internal sealed unsafe class Acceptor : IRingOperationOwner
             }
             else if (!OnAcceptError(-result))
             {
-                StopOnRing(); // the listening socket itself is unusable
-                return;
+                // The listening socket itself is unusable. This is also how the accept ends when Stop shut the socket
+                // down and its posted stop ran first (the cancel then finds nothing): Continue finishes the stop.
+                StopOnRing();
             }
         }
         Continue();

@@ -661,7 +661,7 @@ public sealed class BenchmarkParsingTests
         string doc = MarkdownReport.Document(ctx);
 
         Assert.StartsWith("**NOT VALID: the machine was not quiet** (load average 1.80 at the start)", doc, StringComparison.Ordinal);
-        Assert.DoesNotContain("NOT VALID", MarkdownReport.Document(ctx with { Invalid = [] }), StringComparison.Ordinal);
+        Assert.DoesNotContain("**NOT VALID", MarkdownReport.Document(ctx with { Invalid = [] }), StringComparison.Ordinal);
     }
 
     private static RunMetrics Run(string scenario, string transport, int round, double rps, double? p99, double? cpu) => new()

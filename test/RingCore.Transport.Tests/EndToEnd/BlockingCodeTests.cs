@@ -254,6 +254,7 @@ public sealed class BlockingCodeTests(ITestOutputHelper output)
                 options.ApplicationScheduling = RingCoreApplicationScheduling.UnsafeInline;
             }
         }, configureServices: services => services.Configure<HostOptions>(o => o.ShutdownTimeout = TimeSpan.FromSeconds(2)));
+        server.ExpectsRingStopTimeout = unsafeInline; // the blocked handler holds the ring thread itself
         using var cts = new CancellationTokenSource(Timeout);
         try
         {

@@ -127,10 +127,27 @@ public sealed class RingServer : ITestServer
 
     public Task StopAsync() => _host.StopAsync();
 
+    /// <summary>
+    /// Set by tests whose handler holds a ring thread on purpose while the host stops (UnsafeInline): only they may
+    /// see a ring that did not stop in time (event 10).
+    /// </summary>
+    public bool ExpectsRingStopTimeout { get; set; }
+
+    /// <summary>
+    /// Stops the host and checks that it left nothing: no open connection, no ring thread still owned by this
+    /// factory (every listener released its rings), and no ring that failed to stop in time, which would otherwise
+    /// surface only in a later test, as a thread nobody can place.
+    /// </summary>
     public async ValueTask DisposeAsync()
     {
         await _host.StopAsync();
         _host.Dispose();
         Assert.Equal(0, ActiveConnections);
+        Assert.True(Factory.Group.Threads.Count == 0,
+            $"{Factory.Group.Threads.Count} ring thread(s) are still held by this factory after the host stopped: a listener did not release them.");
+        if (!ExpectsRingStopTimeout && Logs.Entries.FirstOrDefault(e => e.Category == RingCoreLog.Category && e.EventId.Id == 10) is { } stopTimeout)
+        {
+            Assert.Fail($"A ring did not stop in time: {stopTimeout.Message}");
+        }
     }
 }
