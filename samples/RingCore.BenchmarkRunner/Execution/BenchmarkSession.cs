@@ -144,7 +144,7 @@ internal sealed class BenchmarkSession
     private async Task<RunMetrics> RunLoadAsync(Scenario scenario, string transport, int round, CancellationToken cancel)
     {
         await using var server = await ServerProcess.StartAsync(_dotnet, _dll, transport,
-            scenario.ServerArguments(_certificatePath, _certificatePassword), scenario.Tls, cancel);
+            scenario.ServerArguments(_certificatePath, _certificatePassword), scenario.Tls, scenario.IsHttp2, cancel);
         if (_options.WarmupSeconds > 0)
         {
             await _clients.RunAsync(scenario, server.BaseUrl, _options.WarmupSeconds, cancel, latency: false);

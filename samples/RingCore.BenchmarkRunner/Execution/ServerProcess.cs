@@ -91,13 +91,14 @@ internal sealed class ServerProcess : IAsyncDisposable
     }
 
     public static async Task<ServerProcess> StartAsync(string dotnet, string dll, string transport, CancellationToken cancel) =>
-        await StartAsync(dotnet, dll, transport, [], tls: false, cancel);
+        await StartAsync(dotnet, dll, transport, [], tls: false, http2Only: false, cancel);
 
     /// <param name="transport">A transport or a variant (<see cref="ParseVariant"/>).</param>
     /// <param name="scenarioArguments">What the scenario needs (Kestrel configuration: HTTP/2 only, a certificate).</param>
     /// <param name="tls">Listen on https:// (the scenario's arguments carry the certificate).</param>
+    /// <param name="http2Only">The endpoint speaks HTTP/2 only (h2c): the runner's own requests use prior knowledge.</param>
     public static async Task<ServerProcess> StartAsync(string dotnet, string dll, string transport, IReadOnlyList<string> scenarioArguments, bool tls,
-        CancellationToken cancel)
+        bool http2Only, CancellationToken cancel)
     {
         var (baseTransport, settings) = ParseVariant(transport);
         Exception? last = null;
@@ -117,7 +118,6 @@ internal sealed class ServerProcess : IAsyncDisposable
                 psi.ArgumentList.Add(a);
             }
             var process = Process.Start(psi) ?? throw new InvalidOperationException("Could not start the sample app.");
-            bool http2Only = scenarioArguments.Any(a => a.Contains("Protocols=Http2", StringComparison.Ordinal));
             var server = new ServerProcess(process, port, transport, tls, http2Only);
             process.OutputDataReceived += (_, e) => server.OnLine(e.Data);
             process.ErrorDataReceived += (_, e) => server.OnLine(e.Data);
