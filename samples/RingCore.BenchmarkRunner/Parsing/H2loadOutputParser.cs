@@ -36,11 +36,11 @@ public static partial class H2loadOutputParser
             throw new FormatException("no h2load summary (\"finished in …\" and \"requests: …\") in the output.");
         }
         var status = StatusLine().Match(output);
-        double seconds = Number(finished.Groups["seconds"].Value);
+        double seconds = Units.ParseNumber(finished.Groups["seconds"].Value);
         return new H2loadResult
         {
             DurationSeconds = seconds,
-            RequestsPerSecond = Number(finished.Groups["rps"].Value),
+            RequestsPerSecond = Units.ParseNumber(finished.Groups["rps"].Value),
             TransferBytesPerSecond = Units.ParseBinaryBytes(finished.Groups["bytes"].Value),
             Requests = Count(requests, "done"),
             Succeeded = Count(requests, "succeeded"),
@@ -77,8 +77,6 @@ public static partial class H2loadOutputParser
         }
         return result;
     }
-
-    private static double Number(string text) => double.Parse(text, NumberStyles.Float, CultureInfo.InvariantCulture);
 
     private static long Count(Match m, string group) => long.Parse(m.Groups[group].Value, NumberStyles.Integer, CultureInfo.InvariantCulture);
 
