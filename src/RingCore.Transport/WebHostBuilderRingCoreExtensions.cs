@@ -1,5 +1,6 @@
 using Microsoft.AspNetCore.Connections;
 using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.DependencyInjection.Extensions;
 using RingCore.Transport;
 using RingCore.Transport.Listening;
 
@@ -23,6 +24,7 @@ public static class WebHostBuilderRingCoreExtensions
         return hostBuilder.ConfigureServices(services =>
         {
             services.Configure(configureOptions);
+            services.TryAddSingleton<RingCoreRuntime>();
             // AddSingleton, not TryAdd: Kestrel picks the factory registered last that can bind the endpoint.
             services.AddSingleton<IConnectionListenerFactory, RingCoreTransportFactory>();
         });

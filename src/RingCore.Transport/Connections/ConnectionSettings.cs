@@ -4,12 +4,13 @@ using RingCore.Transport.Threading;
 
 namespace RingCore.Transport.Connections;
 
-/// <summary>What every connection of a listener shares: memory, pipe shapes, scheduling and logging.</summary>
+/// <summary>What every connection of one kind (accepted, or outbound) shares: memory, pipe shapes, scheduling and logging.</summary>
 internal sealed class ConnectionSettings
 {
     public ConnectionSettings(RingCoreTransportOptions options, RingCoreApplicationScheduling scheduling, MemoryPool<byte> memoryPool, RingCoreLog log,
-        bool finOnError)
+        bool finOnError, bool halfCloseOnOutputEnd)
     {
+        HalfCloseOnOutputEnd = halfCloseOnOutputEnd;
         MemoryPool = memoryPool;
         Log = log;
         FinOnError = finOnError;
@@ -32,6 +33,13 @@ internal sealed class ConnectionSettings
     /// <see cref="FinOnErrorSwitch"/>); otherwise those close with RST, as Kestrel's Sockets transport does.
     /// </summary>
     public bool FinOnError { get; }
+
+    /// <summary>
+    /// When the application completes its output, send FIN but go on receiving until the peer ends too, or the
+    /// connection is disposed or aborted (outbound connections, as a Socket's Shutdown(Send)). Accepted connections
+    /// close both directions, as Kestrel's Sockets transport does.
+    /// </summary>
+    public bool HalfCloseOnOutputEnd { get; }
 
     /// <summary>Application code runs on the ring thread (the UnsafeInline opt-in) instead of the thread pool.</summary>
     public bool InlineApplicationCode { get; }

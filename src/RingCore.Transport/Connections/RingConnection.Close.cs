@@ -21,6 +21,52 @@ internal sealed unsafe partial class RingConnection
 
     private CloseState _close;
     private Exception? _shutdownReason;   // why the send side closed the socket (not set when aborted)
+    private bool _outputShutDown;         // half-closed: FIN sent, still receiving (outbound connections only)
+    private volatile bool _disposing;     // DisposeAsync has begun (any thread): no half-close from now on
+
+    /// <summary>
+    /// Outbound connections whose application completed its output while the peer may still send: send FIN only
+    /// and keep receiving (a request-then-read-to-end protocol needs it). Not after an abort, an error or disposal.
+    /// </summary>
+    private bool CanHalfClose() =>
+        _settings.HalfCloseOnOutputEnd && _close == CloseState.Open && _receive != ReceiveState.Done &&
+        Volatile.Read(ref _abortReason) is null && !_disposing;
+
+    private void HalfClose()
+    {
+        _outputShutDown = true;
+        Libc.shutdown(_fd, Libc.SHUT_WR); // FIN after the last byte; the receive side stays open
+        _ring.Counters.OtherSyscalls++;
+        _settings.Log.ConnectionWriteFin(ConnectionId, "The application completed its output; receiving until the peer ends.");
+    }
+
+    /// <summary>Outbound connections: the input ended after a half-close, so the connection is done.</summary>
+    private void CloseIfHalfClosed()
+    {
+        if (_outputShutDown && _close == CloseState.Open)
+        {
+            BeginClose(null);
+        }
+    }
+
+    /// <summary>
+    /// DisposeAsync of an outbound connection: the application has completed both pipes. A half-closed connection
+    /// waits for nothing more; any other is closed by its send side as usual.
+    /// </summary>
+    private void OnDisposePosted()
+    {
+        try
+        {
+            if (_send == SendState.Done && _close == CloseState.Open)
+            {
+                BeginClose(null);
+            }
+        }
+        finally
+        {
+            AfterEvent();
+        }
+    }
 
     private void OnAbortPosted()
     {
@@ -55,7 +101,13 @@ internal sealed unsafe partial class RingConnection
             // do we, unless FinOnError asks for FIN; the input then completes with that error, as with Sockets.
             reset = error is not null && !_settings.FinOnError;
             _shutdownReason = closedBecause = error ?? new ConnectionAbortedException("The RingCore transport's send loop completed gracefully.");
-            if (reset)
+            if (_outputShutDown)
+            {
+                closedBecause = null; // the FIN went out (and was logged) at the half-close
+                Libc.shutdown(_fd, Libc.SHUT_RDWR); // ends the pending recv
+                _ring.Counters.OtherSyscalls++;
+            }
+            else if (reset)
             {
                 _handle.TryEndNow(reset: true, IsTcp);
                 _ring.Counters.OtherSyscalls += 2; // setsockopt(SO_LINGER), connect(AF_UNSPEC)

@@ -315,5 +315,6 @@ internal sealed partial class RingConnection
         }
         _input.Writer.Complete(Volatile.Read(ref _abortReason) ?? _shutdownReason ?? error);
         FireConnectionClosed();
+        CloseIfHalfClosed();
     }
 }

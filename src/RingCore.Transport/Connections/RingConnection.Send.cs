@@ -286,6 +286,11 @@ internal sealed unsafe partial class RingConnection
         }
         _send = SendState.Done;
         _output.Reader.Complete(outputError);
+        if (error is null && CanHalfClose())
+        {
+            HalfClose();
+            return;
+        }
         BeginClose(error);
     }
 

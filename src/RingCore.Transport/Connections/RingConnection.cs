@@ -11,7 +11,7 @@ using RingCore.Transport.Threading;
 namespace RingCore.Transport.Connections;
 
 /// <summary>
-/// One accepted socket served by one ring thread for its whole life. This file is the face Kestrel sees
+/// One connected socket (accepted, or opened by the connection factory) served by one ring thread for its whole life. This file is the face Kestrel sees
 /// (ConnectionContext and its features, Abort, DisposeAsync) and the dispatch of ring events; the ring-side work
 /// is in RingConnection.Receive.cs, RingConnection.Send.cs and RingConnection.Close.cs.
 /// </summary>
@@ -201,8 +201,15 @@ internal sealed partial class RingConnection : ConnectionContext, IRingOperation
     public override async ValueTask DisposeAsync()
     {
         // Completing the application's ends lets the send side finish (FIN after the last byte) and close.
+        _disposing = true; // before the output completes: its send side must close, not half-close
         _input.Reader.Complete();
         _output.Writer.Complete();
+        if (_settings.HalfCloseOnOutputEnd)
+        {
+            // The ring learns that the input reader completed only from its next flush; a half-closed connection
+            // may never see one.
+            _ring.Post(static s => ((RingConnection)s!).OnDisposePosted(), this);
+        }
         await _closed.Task.ConfigureAwait(false);
         Volatile.Read(ref _socket)?.Dispose();
     }

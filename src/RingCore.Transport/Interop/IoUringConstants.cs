@@ -32,6 +32,7 @@ internal static class IoUringOpcode
     public const byte Timeout = 11;
     public const byte Accept = 13;
     public const byte AsyncCancel = 14;
+    public const byte Connect = 16;
     public const byte Read = 22;
     public const byte Send = 26;
     public const byte Recv = 27;

@@ -81,6 +81,19 @@ internal static unsafe class SqePrep
         sqe.UserData = userData;
     }
 
+    /// <summary>
+    /// Connects <paramref name="fd"/> to the sockaddr at <paramref name="address"/> (liburing's io_uring_prep_connect:
+    /// the address length travels in the offset field). The address must stay valid until the CQE.
+    /// </summary>
+    public static void PrepConnect(ref IoUringSqe sqe, int fd, byte* address, int addressLength, ulong userData)
+    {
+        sqe.Opcode = IoUringOpcode.Connect;
+        sqe.Fd = fd;
+        sqe.Addr = (ulong)address;
+        sqe.Off = (ulong)addressLength;
+        sqe.UserData = userData;
+    }
+
     /// <summary>Cancels the request whose user_data is <paramref name="target"/>.</summary>
     public static void PrepCancel(ref IoUringSqe sqe, ulong target, ulong userData)
     {

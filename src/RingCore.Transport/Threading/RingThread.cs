@@ -98,6 +98,9 @@ internal sealed unsafe class RingThread : PipeScheduler, ICqeHandler
     /// <summary>The current away-since stamp (0 while in the kernel).</summary>
     internal long AwayFromRingSince => Volatile.Read(ref _awayFromRingSince);
 
+    /// <summary>The thread has begun to stop: it takes no new owners (ring thread only).</summary>
+    public bool IsStopping => _stopping;
+
     public bool IsCurrentThread => Environment.CurrentManagedThreadId == _thread.ManagedThreadId;
 
     /// <summary>Completes when the thread has torn its ring down (or failed) and is about to exit.</summary>

@@ -4,6 +4,7 @@ using Microsoft.AspNetCore.Connections;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging.Abstractions;
 using Microsoft.Extensions.Options;
+using RingCore.Transport.Interop;
 using RingCore.Transport.Listening;
 using RingCore.Transport.Tests.Infrastructure;
 
@@ -55,11 +56,12 @@ public sealed class ListenErrorsTests
     [Fact]
     public async Task The_factory_passes_the_SocketException_to_Kestrel_unwrapped_and_releases_its_rings()
     {
-        var factory = new RingCoreTransportFactory(
+        var runtime = new RingCoreRuntime(
             Options.Create(new RingCoreTransportOptions { RingThreadCount = 2, WhenUnavailable = RingCoreUnavailableBehavior.Throw }),
-            NullLoggerFactory.Instance, new ServiceCollection().BuildServiceProvider());
-        await using (factory)
+            new ServiceCollection().BuildServiceProvider(), NullLoggerFactory.Instance);
+        await using (runtime)
         {
+            var factory = new RingCoreTransportFactory(runtime);
             var error = await Assert.ThrowsAsync<SocketException>(() => factory.BindAsync(NotOnThisHost).AsTask()).WaitAsync(TimeSpan.FromSeconds(20));
             Assert.Equal(SocketError.AddressNotAvailable, error.SocketErrorCode);
         }
@@ -74,23 +76,23 @@ public sealed class ListenErrorsTests
     [Fact]
     public void The_errno_table_agrees_with_the_runtime()
     {
-        foreach (var (errno, socketError) in ListenErrors.ByErrno)
+        foreach (var (errno, socketError) in SocketErrors.ByErrno)
         {
             if (socketError == SocketError.HostNotFound)
             {
                 continue; // .NET maps it back to a resolver error of its own, not to an errno (ENXIO is a guess there too)
             }
             int roundTrip = new SocketException((int)socketError).NativeErrorCode;
-            Assert.True(ListenErrors.ToSocketError(roundTrip) == socketError,
-                $"errno {errno} -> {socketError} -> errno {roundTrip} -> {ListenErrors.ToSocketError(roundTrip)}");
+            Assert.True(SocketErrors.ToSocketError(roundTrip) == socketError,
+                $"errno {errno} -> {socketError} -> errno {roundTrip} -> {SocketErrors.ToSocketError(roundTrip)}");
         }
-        Assert.Equal(SocketError.SocketError, ListenErrors.ToSocketError(12)); // ENOMEM: .NET has no SocketError for it
+        Assert.Equal(SocketError.SocketError, SocketErrors.ToSocketError(12)); // ENOMEM: .NET has no SocketError for it
     }
 
     [Fact]
     public void No_failure_is_an_IOException_so_Kestrel_can_fall_back()
     {
-        foreach (int errno in ListenErrors.ByErrno.Keys.Append(12))
+        foreach (int errno in SocketErrors.ByErrno.Keys.Append(12))
         {
             Exception error = ListenErrors.Failed("bind()", NotOnThisHost, errno);
             Assert.IsNotAssignableFrom<IOException>(error);

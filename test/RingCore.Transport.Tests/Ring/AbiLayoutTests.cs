@@ -139,6 +139,7 @@ public class AbiLayoutTests
         Assert.Equal(11, IoUringOpcode.Timeout);
         Assert.Equal(13, IoUringOpcode.Accept);
         Assert.Equal(14, IoUringOpcode.AsyncCancel);
+        Assert.Equal(16, IoUringOpcode.Connect);
         Assert.Equal(22, IoUringOpcode.Read);
         Assert.Equal(26, IoUringOpcode.Send);
         Assert.Equal(27, IoUringOpcode.Recv);

@@ -1,0 +1,156 @@
+using System.Buffers;
+using System.Diagnostics.Metrics;
+using Microsoft.AspNetCore.Connections;
+using Microsoft.AspNetCore.Server.Kestrel.Core;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Logging.Abstractions;
+using Microsoft.Extensions.Options;
+using RingCore.Transport.Connections;
+using RingCore.Transport.Ring;
+using RingCore.Transport.Threading;
+
+namespace RingCore.Transport;
+
+/// <summary>
+/// What one host's RingCore shares between its listeners (Kestrel's side) and its outbound connections (the
+/// connection factory, HttpClient): the ring threads, their instruments, the memory pool, the settings of each kind
+/// of connection and the decision, made once, whether io_uring can be had at all. A DI singleton; the listener
+/// factory and the connection factory each acquire the rings while they use them, so the threads run while either
+/// needs them and stop when neither does.
+/// </summary>
+internal sealed class RingCoreRuntime : IAsyncDisposable, IDisposable
+{
+    private readonly IServiceProvider _services;
+    private readonly Lock _lock = new();
+    private MemoryPool<byte>? _memoryPool;
+    private ConnectionSettings? _inbound;
+    private ConnectionSettings? _outbound;
+    private bool _unavailable;
+    private int _disposed;
+
+    public RingCoreRuntime(IOptions<RingCoreTransportOptions> options, IServiceProvider services, ILoggerFactory? loggerFactory = null)
+    {
+        Options = options.Value;
+        Options.Validate();
+        LoggerFactory = loggerFactory ?? NullLoggerFactory.Instance;
+        _services = services;
+        Log = new RingCoreLog(LoggerFactory.CreateLogger(RingCoreLog.Category));
+        // The host's meter factory scopes the meter to this host (tests, OpenTelemetry); hosts have one by default.
+        Metrics = TransportMetrics.Create(services.GetService<IMeterFactory>());
+        Group = new RingThreadGroup(Options, Log, Metrics);
+    }
+
+    public RingCoreTransportOptions Options { get; }
+
+    public ILoggerFactory LoggerFactory { get; }
+
+    public IServiceProvider Services => _services;
+
+    public RingCoreLog Log { get; }
+
+    public TransportMetrics Metrics { get; }
+
+    public RingThreadGroup Group { get; }
+
+    /// <summary>Settings of accepted connections (null before the first io_uring bind).</summary>
+    public ConnectionSettings? InboundSettingsIfCreated => _inbound;
+
+    /// <summary>Settings of outbound connections (null before the first io_uring connect).</summary>
+    public ConnectionSettings? OutboundSettingsIfCreated => _outbound;
+
+    /// <summary>
+    /// Acquires the ring threads for one more user (a listener, or the connection factory); false when io_uring is
+    /// unavailable and the options say to fall back to Sockets. The fallback warning is logged once per runtime,
+    /// whichever side meets it first. Throws <see cref="RingUnavailableException"/> when the options say Throw.
+    /// </summary>
+    public bool TryAcquireRings()
+    {
+        lock (_lock)
+        {
+            ObjectDisposedException.ThrowIf(_disposed != 0, this);
+            if (_unavailable)
+            {
+                return false;
+            }
+            try
+            {
+                Group.Acquire();
+                return true;
+            }
+            catch (RingUnavailableException ex) when (Options.WhenUnavailable == RingCoreUnavailableBehavior.FallBackToSockets)
+            {
+                Log.FallingBackToSockets(ex.Message);
+                Metrics.OnFallback();
+                _unavailable = true;
+                return false;
+            }
+        }
+    }
+
+    public Task ReleaseRingsAsync() => Group.ReleaseAsync();
+
+    /// <summary>Accepted connections: scheduled as the options say (see <see cref="ChooseInboundScheduling"/>).</summary>
+    public ConnectionSettings InboundSettings()
+    {
+        lock (_lock)
+        {
+            return _inbound ??= new ConnectionSettings(Options, ChooseInboundScheduling(), MemoryPool(), Log, FinOnErrorSwitch.IsEnabled,
+                halfCloseOnOutputEnd: false);
+        }
+    }
+
+    /// <summary>
+    /// Outbound connections: always on the thread pool, whatever <see cref="RingCoreTransportOptions.ApplicationScheduling"/>
+    /// says (the code that reads them is HttpClient's or the application's, and may read synchronously); completing
+    /// the output sends FIN and leaves the input open until the peer ends too (half-close), as a Socket does.
+    /// </summary>
+    public ConnectionSettings OutboundSettings()
+    {
+        lock (_lock)
+        {
+            return _outbound ??= new ConnectionSettings(Options, RingCoreApplicationScheduling.ThreadPool, MemoryPool(), Log, FinOnErrorSwitch.IsEnabled,
+                halfCloseOnOutputEnd: true);
+        }
+    }
+
+    private MemoryPool<byte> MemoryPool() =>
+        // Kestrel's pinned block pool when the host has one (it is what its Sockets transport uses).
+        _memoryPool ??= _services.GetService<IMemoryPoolFactory<byte>>()?.Create(new MemoryPoolOptions { Owner = "ringcore" })
+            ?? MemoryPool<byte>.Shared;
+
+    private RingCoreApplicationScheduling ChooseInboundScheduling()
+    {
+        if (Options.ApplicationScheduling == RingCoreApplicationScheduling.UnsafeInline &&
+            _services.GetService<IOptions<KestrelServerOptions>>()?.Value.AllowSynchronousIO == true)
+        {
+            // A synchronous body read or write blocks its thread until the ring moves the bytes; on the ring
+            // thread itself that would never happen.
+            Log.SynchronousIoUsesThreadPool();
+            return RingCoreApplicationScheduling.ThreadPool;
+        }
+        return Options.ApplicationScheduling;
+    }
+
+    public ValueTask DisposeAsync()
+    {
+        Dispose();
+        return ValueTask.CompletedTask;
+    }
+
+    public void Dispose()
+    {
+        if (Interlocked.Exchange(ref _disposed, 1) != 0)
+        {
+            return;
+        }
+        lock (_lock)
+        {
+            if (_memoryPool is not null && !ReferenceEquals(_memoryPool, MemoryPool<byte>.Shared))
+            {
+                _memoryPool.Dispose();
+            }
+        }
+        Metrics.Dispose();
+    }
+}
