@@ -1,0 +1,204 @@
+using System.Net;
+using System.Net.Http;
+using System.Net.Sockets;
+using System.Security.Cryptography;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Http;
+using Microsoft.AspNetCore.Http.Features;
+using RingCore.Transport.Tests.Infrastructure;
+using static RingCore.Transport.Tests.Outbound.OutboundTestSupport;
+
+namespace RingCore.Transport.Tests.Outbound;
+
+/// <summary>
+/// HttpClient (SocketsHttpHandler) over the rings against a real Kestrel on Sockets: bodies hashed end to end,
+/// pooling, and errors compared with a plain SocketsHttpHandler's for the same target.
+/// </summary>
+[Collection(ServerCollection.Name)]
+public sealed class HttpClientTests
+{
+    private const int Large = 64 * 1024 * 1024;
+
+    private static Task<SocketsServer> StartBackendAsync() => SocketsServer.StartAsync(app =>
+    {
+        app.Run(async context =>
+        {
+            switch (context.Request.Path.Value)
+            {
+                case "/hash": // hashes the request body (64 MiB: above Kestrel's default limit)
+                    context.Features.Get<IHttpMaxRequestBodySizeFeature>()!.MaxRequestBodySize = null;
+                    byte[] hash = await SHA256.HashDataAsync(context.Request.Body);
+                    await context.Response.WriteAsync(Convert.ToHexString(hash));
+                    break;
+                case "/large": // 64 MiB of a fixed pseudo-random pattern
+                    byte[] block = Pattern();
+                    context.Response.ContentLength = Large;
+                    for (int sent = 0; sent < Large; sent += block.Length)
+                    {
+                        await context.Response.Body.WriteAsync(block);
+                    }
+                    break;
+                default:
+                    await context.Response.WriteAsync($"{context.Request.Method} {context.Request.Path}");
+                    break;
+            }
+        });
+    });
+
+    private static byte[] Pattern()
+    {
+        var block = new byte[64 * 1024];
+        new Random(42).NextBytes(block);
+        return block;
+    }
+
+    [Fact]
+    public async Task Get_post_and_64_MiB_each_way_arrive_intact_and_the_pool_reuses_connections()
+    {
+        await using SocketsServer backend = await StartBackendAsync();
+        int fdsBefore;
+        await using (RingCoreConnectionFactory factory = NewFactory())
+        {
+            using var client = new HttpClient(new SocketsHttpHandler { MaxConnectionsPerServer = 50 }.UseRingCore(factory)) { Timeout = TestTimeout };
+            var baseUri = new Uri($"http://127.0.0.1:{backend.Port}");
+
+            Assert.Equal("GET /hello", await client.GetStringAsync(new Uri(baseUri, "/hello")));
+            fdsBefore = ProcessResources.TransportFdCount(); // the rings and one pooled connection exist now
+            using (var post = await client.PostAsync(new Uri(baseUri, "/echo"), new StringContent("x")))
+            {
+                Assert.Equal("POST /echo", await post.Content.ReadAsStringAsync());
+            }
+
+            byte[] upload = RandomNumberGenerator.GetBytes(Large);
+            using (var uploaded = await client.PostAsync(new Uri(baseUri, "/hash"), new ByteArrayContent(upload)))
+            {
+                Assert.Equal(Convert.ToHexString(SHA256.HashData(upload)), await uploaded.Content.ReadAsStringAsync());
+            }
+
+            using (var download = await client.GetAsync(new Uri(baseUri, "/large"), HttpCompletionOption.ResponseHeadersRead))
+            await using (Stream body = await download.Content.ReadAsStreamAsync())
+            {
+                using var hasher = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
+                var buffer = new byte[81920];
+                long total = 0;
+                int read;
+                while ((read = await body.ReadAsync(buffer)) > 0)
+                {
+                    hasher.AppendData(buffer, 0, read);
+                    total += read;
+                }
+                using var expected = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
+                byte[] block = Pattern();
+                for (int i = 0; i < Large / block.Length; i++)
+                {
+                    expected.AppendData(block);
+                }
+                Assert.Equal(Large, total);
+                Assert.Equal(expected.GetHashAndReset(), hasher.GetHashAndReset());
+            }
+
+            // 1,000 requests, 50 at a time, on the pooled handler: at most 50 connections, all on the rings.
+            var gate = new SemaphoreSlim(50);
+            await Task.WhenAll(Enumerable.Range(0, 1000).Select(async i =>
+            {
+                await gate.WaitAsync();
+                try
+                {
+                    Assert.Equal($"GET /r{i}", await client.GetStringAsync(new Uri(baseUri, $"/r{i}")));
+                }
+                finally
+                {
+                    gate.Release();
+                }
+            })).WaitAsync(TestTimeout);
+            Assert.InRange(factory.ActiveConnections, 1, 50);
+            Assert.True(ProcessResources.IoUringFdCount() >= 2);
+        }
+        // Disposing the factory stops its rings and closes the connections the pool still held.
+        await ProcessResources.WaitForNoRingThreadsAsync();
+        Assert.True(ProcessResources.TransportFdCount() < fdsBefore, "the rings' and the pooled connections' fds are closed");
+    }
+
+    [Fact]
+    public async Task A_refused_port_fails_as_with_a_plain_SocketsHttpHandler()
+    {
+        var closed = ClosedPortUri();
+        await using RingCoreConnectionFactory factory = NewFactory();
+        using var ours = new HttpClient(new SocketsHttpHandler().UseRingCore(factory));
+        using var plain = new HttpClient(new SocketsHttpHandler());
+
+        var ourError = await Assert.ThrowsAsync<HttpRequestException>(() => ours.GetAsync(closed)).WaitAsync(TestTimeout);
+        var plainError = await Assert.ThrowsAsync<HttpRequestException>(() => plain.GetAsync(closed)).WaitAsync(TestTimeout);
+
+        Assert.Equal(plainError.HttpRequestError, ourError.HttpRequestError);
+        Assert.Equal(HttpRequestError.ConnectionError, ourError.HttpRequestError);
+        var inner = Assert.IsType<SocketException>(ourError.InnerException);
+        Assert.Equal(((SocketException)plainError.InnerException!).SocketErrorCode, inner.SocketErrorCode);
+        Assert.Contains(closed.Authority, ourError.Message);
+    }
+
+    [Fact]
+    public async Task A_connect_timeout_fails_as_with_a_plain_SocketsHttpHandler_and_cancels_the_connect()
+    {
+        using var unanswered = new UnansweredListener();
+        var uri = new Uri($"http://127.0.0.1:{unanswered.EndPoint.Port}/");
+        await using RingCoreConnectionFactory factory = NewFactory();
+        using var ours = new HttpClient(new SocketsHttpHandler { ConnectTimeout = TimeSpan.FromMilliseconds(300) }.UseRingCore(factory));
+        using var plain = new HttpClient(new SocketsHttpHandler { ConnectTimeout = TimeSpan.FromMilliseconds(300) });
+
+        Exception ourError = await Assert.ThrowsAnyAsync<Exception>(() => ours.GetAsync(uri)).WaitAsync(TestTimeout);
+        Exception plainError = await Assert.ThrowsAnyAsync<Exception>(() => plain.GetAsync(uri)).WaitAsync(TestTimeout);
+
+        Assert.Equal(plainError.GetType(), ourError.GetType());
+        Assert.Equal(plainError.InnerException?.GetType(), ourError.InnerException?.GetType());
+        Assert.Equal(0, factory.ActiveConnections);
+        Assert.Equal(0, RingOwners(factory)); // the connect SQE was cancelled, not left in the kernel
+    }
+
+    [Fact]
+    public async Task Cancelling_mid_body_releases_the_connection()
+    {
+        var firstHalfSent = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        var release = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        await using SocketsServer backend = await SocketsServer.StartAsync(app => app.Run(async context =>
+        {
+            context.Response.ContentLength = 2048;
+            await context.Response.Body.WriteAsync(new byte[1024]);
+            await context.Response.Body.FlushAsync();
+            firstHalfSent.TrySetResult();
+            await release.Task.WaitAsync(context.RequestAborted).ContinueWith(_ => { });
+        }));
+        await using RingCoreConnectionFactory factory = NewFactory();
+        using var client = new HttpClient(new SocketsHttpHandler().UseRingCore(factory));
+        using var cancel = new CancellationTokenSource();
+
+        using HttpResponseMessage response = await client.GetAsync($"http://127.0.0.1:{backend.Port}/", HttpCompletionOption.ResponseHeadersRead, cancel.Token).WaitAsync(TestTimeout);
+        Stream body = await response.Content.ReadAsStreamAsync(cancel.Token);
+        await firstHalfSent.Task.WaitAsync(TestTimeout);
+        var buffer = new byte[4096];
+        int got = 0;
+        while (got < 1024)
+        {
+            got += await body.ReadAsync(buffer, cancel.Token);
+        }
+        Task<int> pending = body.ReadAsync(buffer, cancel.Token).AsTask();
+        cancel.Cancel();
+        await Assert.ThrowsAnyAsync<OperationCanceledException>(() => pending).WaitAsync(TestTimeout);
+        release.TrySetResult();
+
+        // The handler drops a connection whose response was cut short.
+        var deadline = DateTime.UtcNow + TestTimeout;
+        while (factory.ActiveConnections != 0 || RingOwners(factory) != 0)
+        {
+            Assert.True(DateTime.UtcNow < deadline, $"still {factory.ActiveConnections} connection(s) open");
+            await Task.Delay(5); // closes on the ring with no event to await
+        }
+    }
+
+    private static Uri ClosedPortUri()
+    {
+        using var probe = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
+        probe.Bind(new IPEndPoint(IPAddress.Loopback, 0));
+        return new Uri($"http://127.0.0.1:{((IPEndPoint)probe.LocalEndPoint!).Port}/");
+    }
+}
