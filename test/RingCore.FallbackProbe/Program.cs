@@ -9,6 +9,7 @@ using RingCore.Transport;
 //                               [--transport <RingCore|Sockets>] [--self-request <http://IP:port/path>]
 //                               [--nofile <soft RLIMIT_NOFILE, set before anything else>]
 //                               [--fin-on-error <on|off>] [--transport-log-level <Information|Debug>]
+//                               [--outbound-request <self|http://IP:port/path>]
 // --deny-ipv6 EAFNOSUPPORT makes socket(AF_INET6, ...) fail as on a host booted with ipv6.disable=1. --transport
 // Sockets serves with Kestrel's own Sockets transport (no UseRingCore), to compare. Kestrel's own category logs at
 // Debug, so its address-binding fallbacks show. --fin-on-error on sets Kestrel's AppContext switch
@@ -16,7 +17,9 @@ using RingCore.Transport;
 // need it run here rather than in the test process). --transport-log-level Debug logs RingCore.Transport's connection
 // events (FIN, RST, pause...). GET /abort aborts its connection (HttpContext.Abort).
 // Prints "LISTENING <url>" once serving (and, with --self-request, "SELF-REQUEST <status> <body>" or
-// "SELF-REQUEST FAILED: <why>" after one GET of that URL from inside the probe), serves until its standard input is
+// "SELF-REQUEST FAILED: <why>" after one GET of that URL from inside the probe; with --outbound-request,
+// "OUTBOUND-REQUEST <status> <body>" or "OUTBOUND-REQUEST FAILED: <why>" after one GET through HttpClient over the
+// host's RingCoreConnectionFactory; "self" is the probe's own first address), serves until its standard input is
 // closed, then stops and exits 0.
 // Commands on standard input, one a line, each answered with one line:
 //   fill <N>   starts 16 idle thread-pool workers (no thread can be created once fds run out), then opens
@@ -31,6 +34,7 @@ string denyIPv6 = "none";
 string urls = "http://127.0.0.1:0";
 string transport = "RingCore";
 string? selfRequest = null;
+string? outboundRequest = null;
 string finOnError = "off";
 string transportLogLevel = "Information";
 for (int i = 0; i + 1 < args.Length; i += 2)
@@ -44,6 +48,7 @@ for (int i = 0; i + 1 < args.Length; i += 2)
         case "--urls": urls = args[i + 1]; break;
         case "--transport": transport = args[i + 1]; break;
         case "--self-request": selfRequest = args[i + 1]; break;
+        case "--outbound-request": outboundRequest = args[i + 1]; break;
         case "--fin-on-error": finOnError = args[i + 1]; break;
         case "--transport-log-level": transportLogLevel = args[i + 1]; break;
     }
@@ -64,12 +69,13 @@ if (denyErrno == -1 || args.Length % 2 != 0
     || denyIPv6 is not ("EAFNOSUPPORT" or "none")
     || transport is not ("RingCore" or "Sockets")
     || (selfRequest is not null && !Uri.TryCreate(selfRequest, UriKind.Absolute, out _))
+    || (outboundRequest is not null && outboundRequest != "self" && !Uri.TryCreate(outboundRequest, UriKind.Absolute, out _))
     || finOnError is not ("on" or "off")
     || transportLogLevel is not ("Information" or "Debug"))
 {
     Console.Error.WriteLine("usage: RingCore.FallbackProbe --deny-io-uring <EPERM|ENOSYS|none> --when-unavailable <FallBackToSockets|Throw> " +
         "[--deny-ipv6 <EAFNOSUPPORT|none>] [--urls <urls>] [--transport <RingCore|Sockets>] [--self-request <url>] [--nofile <N>] " +
-        "[--fin-on-error <on|off>] [--transport-log-level <Information|Debug>]");
+        "[--fin-on-error <on|off>] [--transport-log-level <Information|Debug>] [--outbound-request <self|url>]");
     return 2;
 }
 
@@ -129,6 +135,7 @@ if (transport == "RingCore")
         options.WhenUnavailable = behavior;
         options.RingThreadCount = 2;
     });
+    builder.Services.AddRingCoreConnectionFactory();
 }
 
 var app = builder.Build();
@@ -158,6 +165,21 @@ Console.WriteLine($"LISTENING {addresses.First()}");
 if (selfRequest is not null)
 {
     Console.WriteLine($"SELF-REQUEST {await SelfRequest.GetAsync(new Uri(selfRequest))}");
+}
+
+if (outboundRequest is not null)
+{
+    try
+    {
+        var factory = app.Services.GetRequiredService<RingCoreConnectionFactory>();
+        using var client = new HttpClient(new SocketsHttpHandler().UseRingCore(factory)) { Timeout = TimeSpan.FromSeconds(10) };
+        using HttpResponseMessage response = await client.GetAsync(outboundRequest == "self" ? addresses.First() : outboundRequest);
+        Console.WriteLine($"OUTBOUND-REQUEST {(int)response.StatusCode} {await response.Content.ReadAsStringAsync()}");
+    }
+    catch (Exception ex)
+    {
+        Console.WriteLine($"OUTBOUND-REQUEST FAILED: {ex.GetType().Name}: {ex.Message}");
+    }
 }
 
 while (Console.In.ReadLine() is string command)

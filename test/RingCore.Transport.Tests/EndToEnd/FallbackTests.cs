@@ -15,6 +15,23 @@ public sealed class FallbackTests
     private const string RingListening = "info: RingCore.Transport[1] ";
 
     [Fact]
+    public async Task Outbound_connections_fall_back_to_sockets_too_under_the_same_single_warning()
+    {
+        // The host has both UseRingCore and AddRingCoreConnectionFactory; io_uring is denied, so the listener serves on
+        // Sockets and HttpClient over the connection factory connects with a Socket: one request goes out and back.
+        await using var probe = ProbeProcess.Start("EPERM", "FallBackToSockets", ["--outbound-request", "self"]);
+
+        await probe.WaitUntilListeningAsync();
+        string outbound = await probe.WaitForLineAsync(l => l.StartsWith("OUTBOUND-REQUEST", StringComparison.Ordinal), TimeSpan.FromSeconds(30));
+        Assert.Equal("OUTBOUND-REQUEST 200 fallback-probe", outbound);
+        Assert.Equal(0, probe.IoUringFdCount());
+        Assert.Equal(0, probe.RingThreadCount());
+
+        await probe.CloseStdinAndAssertCleanExitAsync();
+        Assert.Single(probe.StdoutLines, l => l.StartsWith(FallbackWarning, StringComparison.Ordinal));
+    }
+
+    [Fact]
     public async Task Seccomp_EPERM_falls_back_to_sockets_with_one_warning_that_names_seccomp()
     {
         await using var probe = ProbeProcess.Start("EPERM", "FallBackToSockets");
