@@ -297,7 +297,7 @@ public sealed class ProtocolTests
     }
 
     /// <summary>A self-signed server certificate for localhost and 127.0.0.1, with its private key.</summary>
-    private static X509Certificate2 CreateSelfSignedCertificate()
+    internal static X509Certificate2 CreateSelfSignedCertificate()
     {
         using RSA key = RSA.Create(2048);
         var request = new CertificateRequest("CN=localhost", key, HashAlgorithmName.SHA256, RSASignaturePadding.Pkcs1);

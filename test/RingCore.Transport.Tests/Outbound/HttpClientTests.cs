@@ -3,6 +3,7 @@ using System.Net.Http;
 using System.Net.Sockets;
 using System.Security.Cryptography;
 using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Hosting;
 using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Http.Features;
 using RingCore.Transport.Tests.Infrastructure;
@@ -193,6 +194,50 @@ public sealed class HttpClientTests
             Assert.True(DateTime.UtcNow < deadline, $"still {factory.ActiveConnections} connection(s) open");
             await Task.Delay(5); // closes on the ring with no event to await
         }
+    }
+
+    [Fact]
+    public async Task Http2_over_TLS_negotiated_by_ALPN_on_both_sides_of_the_rings()
+    {
+        using var certificate = RingCore.Transport.Tests.EndToEnd.ProtocolTests.CreateSelfSignedCertificate();
+        await using RingServer server = await RingServer.StartAsync(
+            (HttpContext context) => context.Response.WriteAsync($"{context.Request.Protocol} {context.Request.IsHttps}"),
+            configureKestrel: options => options.Listen(IPAddress.Loopback, 0, listen =>
+            {
+                listen.Protocols = Microsoft.AspNetCore.Server.Kestrel.Core.HttpProtocols.Http1AndHttp2;
+                listen.UseHttps(certificate);
+            }));
+        await using RingCoreConnectionFactory factory = NewFactory();
+        var handler = new SocketsHttpHandler
+        {
+            SslOptions = new System.Net.Security.SslClientAuthenticationOptions
+            {
+                RemoteCertificateValidationCallback = (_, presented, _, _) => presented?.GetCertHashString() == certificate.GetCertHashString(),
+            },
+        }.UseRingCore(factory);
+        using var client = new HttpClient(handler) { DefaultRequestVersion = HttpVersion.Version20, DefaultVersionPolicy = HttpVersionPolicy.RequestVersionExact };
+
+        var uri = new Uri($"https://127.0.0.1:{server.Port}/");
+        string[] bodies = await Task.WhenAll(Enumerable.Range(0, 20).Select(_ => client.GetStringAsync(uri))).WaitAsync(TestTimeout);
+
+        Assert.All(bodies, body => Assert.Equal("HTTP/2 True", body));
+        Assert.Equal(1, factory.ActiveConnections); // HTTP/2 multiplexes the 20 requests on one connection
+    }
+
+    [Fact]
+    public async Task A_redirect_to_another_port_is_followed_over_a_new_ring_connection()
+    {
+        await using SocketsServer target = await StartBackendAsync();
+        await using SocketsServer redirector = await SocketsServer.StartAsync(app => app.Run(context =>
+        {
+            context.Response.Redirect($"http://127.0.0.1:{target.Port}/landed");
+            return Task.CompletedTask;
+        }));
+        await using RingCoreConnectionFactory factory = NewFactory();
+        using var client = new HttpClient(new SocketsHttpHandler().UseRingCore(factory));
+
+        Assert.Equal("GET /landed", await client.GetStringAsync($"http://127.0.0.1:{redirector.Port}/start").WaitAsync(TestTimeout));
+        Assert.Equal(2, factory.ActiveConnections); // one pooled connection per port
     }
 
     private static Uri ClosedPortUri()
