@@ -44,8 +44,11 @@ public sealed class RingCoreConnectionFactory : IConnectionFactory, IAsyncDispos
         _ownsRuntime = ownsRuntime;
     }
 
-    /// <summary>Outbound connections open right now (io_uring connections only).</summary>
-    internal long ActiveConnections => _runtime.OutboundSettingsIfCreated?.ActiveConnections ?? 0;
+    /// <summary>
+    /// Outbound connections open on the rings right now (connections made with Socket after a fallback are not
+    /// counted). A connection counts until its ConnectionContext is disposed and its socket closed.
+    /// </summary>
+    public long ActiveConnections => _runtime.OutboundSettingsIfCreated?.ActiveConnections ?? 0;
 
     internal RingCoreRuntime Runtime => _runtime;
 

@@ -71,14 +71,26 @@ public sealed class ProbeProcess : IAsyncDisposable
     public static ProbeProcess Start(string denyIoUring, string whenUnavailable, string[]? moreArgs = null,
         IReadOnlyDictionary<string, string>? environment = null, IReadOnlyList<string>? launcher = null)
     {
-        string probeDll = LocateProbe();
+        string[] args = ["--deny-io-uring", denyIoUring, "--when-unavailable", whenUnavailable, .. moreArgs ?? []];
+        return Launch(LocateProbe(), args, environment, launcher);
+    }
+
+    /// <summary>
+    /// Starts samples/<paramref name="sampleName"/> (built by the test project's ProjectReference) with
+    /// <paramref name="args"/>, read and cleaned up like the probe. Samples print no LISTENING line: wait for
+    /// Kestrel's "Now listening on:" with <see cref="WaitForLineAsync"/>.
+    /// </summary>
+    public static ProbeProcess StartSample(string sampleName, string[] args) => Launch(LocateSample(sampleName), args, null, null);
+
+    private static ProbeProcess Launch(string dll, string[] args, IReadOnlyDictionary<string, string>? environment, IReadOnlyList<string>? launcher)
+    {
         var startInfo = new ProcessStartInfo(launcher is null ? DotnetHost() : launcher[0])
         {
             RedirectStandardInput = true,
             RedirectStandardOutput = true,
             RedirectStandardError = true,
             UseShellExecute = false,
-            WorkingDirectory = Path.GetDirectoryName(probeDll)!,
+            WorkingDirectory = Path.GetDirectoryName(dll)!,
         };
         if (launcher is not null)
         {
@@ -88,12 +100,8 @@ public sealed class ProbeProcess : IAsyncDisposable
             }
             startInfo.ArgumentList.Add(DotnetHost());
         }
-        startInfo.ArgumentList.Add(probeDll);
-        startInfo.ArgumentList.Add("--deny-io-uring");
-        startInfo.ArgumentList.Add(denyIoUring);
-        startInfo.ArgumentList.Add("--when-unavailable");
-        startInfo.ArgumentList.Add(whenUnavailable);
-        foreach (string arg in moreArgs ?? [])
+        startInfo.ArgumentList.Add(dll);
+        foreach (string arg in args)
         {
             startInfo.ArgumentList.Add(arg);
         }
@@ -115,7 +123,7 @@ public sealed class ProbeProcess : IAsyncDisposable
         var probe = new ProbeProcess(process);
         process.OutputDataReceived += (_, e) => probe.OnStdout(e.Data);
         process.ErrorDataReceived += (_, e) => probe.OnStderr(e.Data);
-        Assert.True(process.Start(), "could not start the probe");
+        Assert.True(process.Start(), $"could not start {dll}");
         process.BeginOutputReadLine();
         process.BeginErrorReadLine();
         return probe;
@@ -337,13 +345,27 @@ public sealed class ProbeProcess : IAsyncDisposable
     /// </summary>
     private static string LocateProbe()
     {
-        var testDir = new DirectoryInfo(Path.GetDirectoryName(typeof(ProbeProcess).Assembly.Location)!);
-        string tfm = testDir.Name;
-        DirectoryInfo configurationDir = testDir.Parent!;
-        DirectoryInfo testRoot = configurationDir.Parent!.Parent!.Parent!; // .../test
-        string probe = Path.Combine(testRoot.FullName, "RingCore.FallbackProbe", "bin", configurationDir.Name, tfm, "RingCore.FallbackProbe.dll");
-        Assert.True(File.Exists(probe), $"The fallback probe is not built at {probe} (test assembly in {testDir.FullName}).");
+        (DirectoryInfo testRoot, string configuration, string tfm) = BuildLayout();
+        string probe = Path.Combine(testRoot.FullName, "RingCore.FallbackProbe", "bin", configuration, tfm, "RingCore.FallbackProbe.dll");
+        Assert.True(File.Exists(probe), $"The fallback probe is not built at {probe}.");
         return probe;
+    }
+
+    /// <summary>samples/&lt;name&gt;/bin/&lt;Configuration&gt;/&lt;TFM&gt;/&lt;name&gt;.dll, next to test/.</summary>
+    private static string LocateSample(string name)
+    {
+        (DirectoryInfo testRoot, string configuration, string tfm) = BuildLayout();
+        string sample = Path.Combine(testRoot.Parent!.FullName, "samples", name, "bin", configuration, tfm, name + ".dll");
+        Assert.True(File.Exists(sample), $"The sample {name} is not built at {sample}.");
+        return sample;
+    }
+
+    /// <summary>The test folder and this test assembly's configuration and TFM (test/RingCore.Transport.Tests/bin/&lt;Configuration&gt;/&lt;TFM&gt;/).</summary>
+    private static (DirectoryInfo TestRoot, string Configuration, string Tfm) BuildLayout()
+    {
+        var testDir = new DirectoryInfo(Path.GetDirectoryName(typeof(ProbeProcess).Assembly.Location)!);
+        DirectoryInfo configurationDir = testDir.Parent!;
+        return (configurationDir.Parent!.Parent!.Parent!, configurationDir.Name, testDir.Name);
     }
 
     /// <summary>The dotnet host running the tests (the CLI sets DOTNET_HOST_PATH), else dotnet on the PATH.</summary>
