@@ -18,6 +18,7 @@ for tool in dotnet wrk; do
 done
 
 dotnet build -c Release samples/RingCore.SampleApp -nologo -v quiet
+dotnet build -c Release samples/RingCore.ProxySample -nologo -v quiet
 dotnet build -c Release samples/RingCore.BenchmarkRunner -nologo -v quiet
 
 invoked_as="bash samples/run-benchmarks.sh"

@@ -9,6 +9,8 @@ public static class Program
 {
     private const string SampleDllRelative = "samples/RingCore.SampleApp/bin/Release/net10.0/RingCore.SampleApp.dll";
     private const string BuildHint = "dotnet build -c Release samples/RingCore.SampleApp";
+    private const string ProxyDllRelative = "samples/RingCore.ProxySample/bin/Release/net10.0/RingCore.ProxySample.dll";
+    private const string ProxyBuildHint = "dotnet build -c Release samples/RingCore.ProxySample";
 
     public static async Task<int> Main(string[] args)
     {
@@ -39,6 +41,17 @@ public static class Program
             Console.Error.WriteLine($"The sample app is not built: {dll} is missing.");
             Console.Error.WriteLine($"Build it first (from the repository root):\n  {BuildHint}");
             return 2;
+        }
+        string? proxyDll = null;
+        if (options.Scenarios.Any(s => s.Proxied))
+        {
+            proxyDll = Path.Combine(repoRoot ?? Directory.GetCurrentDirectory(), ProxyDllRelative);
+            if (!File.Exists(proxyDll))
+            {
+                Console.Error.WriteLine($"The proxy sample is not built: {proxyDll} is missing.");
+                Console.Error.WriteLine($"Build it first (from the repository root):\n  {ProxyBuildHint}");
+                return 2;
+            }
         }
         string? wrk = ProcessRunner.Which("wrk");
         if (wrk is null)
@@ -121,7 +134,7 @@ public static class Program
             }
 
             var clients = new LoadClients(wrk, bombardier, h2load, options.WrkThreads, workDir);
-            var session = new BenchmarkSession(options, dotnet, dll, clients, strace, workDir, Native.ClockTicksPerSecond(), maxIdle, Console.Out);
+            var session = new BenchmarkSession(options, dotnet, dll, proxyDll, clients, strace, workDir, Native.ClockTicksPerSecond(), maxIdle, Console.Out);
             var started = DateTimeOffset.UtcNow;
             try
             {

@@ -12,6 +12,7 @@ internal sealed class BenchmarkSession
     private readonly BenchmarkOptions _options;
     private readonly string _dotnet;
     private readonly string _dll;
+    private readonly string? _proxyDll;
     private readonly LoadClients _clients;
     private readonly string? _strace;
     private readonly string _workDir;
@@ -21,7 +22,8 @@ internal sealed class BenchmarkSession
     private readonly string _certificatePath;
     private readonly string _certificatePassword;
 
-    public BenchmarkSession(BenchmarkOptions options, string dotnet, string dll, LoadClients clients, string? strace, string workDir,
+    /// <param name="proxyDll">samples/RingCore.ProxySample, for the proxied scenarios.</param>
+    public BenchmarkSession(BenchmarkOptions options, string dotnet, string dll, string? proxyDll, LoadClients clients, string? strace, string workDir,
         int clockTicks, int maxIdleConnections, TextWriter console)
     {
         _certificatePath = Path.Combine(workDir, "server.pfx");
@@ -29,6 +31,7 @@ internal sealed class BenchmarkSession
         _options = options;
         _dotnet = dotnet;
         _dll = dll;
+        _proxyDll = proxyDll;
         _clients = clients;
         _strace = strace;
         _workDir = workDir;
@@ -71,6 +74,15 @@ internal sealed class BenchmarkSession
                 {
                     cancel.ThrowIfCancellationRequested();
                     done++;
+                    if (scenario.Proxied && transport is not ("ringcore" or "sockets"))
+                    {
+                        // The proxy sample takes no sample-app settings and has no inline mode.
+                        if (round == 1)
+                        {
+                            Notes.Add($"{scenario.Name}: {transport} not run (the proxy sample runs ringcore or sockets on both sides).");
+                        }
+                        continue;
+                    }
                     var gate = await QuietGate.WaitAsync(maxLoad: null, TimeSpan.FromSeconds(_options.RoundQuietWaitSeconds), cancel);
                     _console.Write($"[{done}/{totalRuns}] {scenario.Name,-22} round {round}/{_options.Rounds} {transport,-16} ");
                     var run = scenario.Client == LoadClient.IdleConnections
@@ -121,7 +133,12 @@ internal sealed class BenchmarkSession
             command = $"warm-up: {command}; then the runner opens {_maxIdleConnections:N0} sockets, sends 'GET /plaintext HTTP/1.1' on each, reads the answer and holds them for {_options.DurationSeconds} s";
         }
         var serverArguments = scenario.ServerArguments("TMP/server.pfx", "PASSWORD");
-        if (serverArguments.Count > 0)
+        if (scenario.Proxied)
+        {
+            command += "   (against samples/RingCore.ProxySample --urls http://127.0.0.1:PORT --transport TRANSPORT --outbound TRANSPORT "
+                + "--backend http://127.0.0.1:PORT2, the backend being the sample app with --transport sockets)";
+        }
+        else if (serverArguments.Count > 0)
         {
             command += $"   (server started with: {(scenario.Tls ? "--urls https://127.0.0.1:PORT " : "")}{string.Join(' ', serverArguments)})";
         }
@@ -143,21 +160,27 @@ internal sealed class BenchmarkSession
 
     private async Task<RunMetrics> RunLoadAsync(Scenario scenario, string transport, int round, CancellationToken cancel)
     {
-        await using var server = await ServerProcess.StartAsync(_dotnet, _dll, transport,
-            scenario.ServerArguments(_certificatePath, _certificatePassword), scenario.Tls, scenario.IsHttp2, cancel);
+        // A proxied run measures the proxy (its CPU, its syscalls are not counted: /_stats would reach the backend);
+        // the backend is the same Sockets sample app for every transport.
+        await using var backend = scenario.Proxied ? await ServerProcess.StartAsync(_dotnet, _dll, "sockets", cancel) : null;
+        await using var server = backend is not null
+            ? await ServerProcess.StartAsync(_dotnet, _proxyDll ?? throw new InvalidOperationException("the proxy sample was not located"), transport,
+                ["--backend", backend.BaseUrl, "--outbound", transport], tls: false, http2Only: false, cancel)
+            : await ServerProcess.StartAsync(_dotnet, _dll, transport,
+                scenario.ServerArguments(_certificatePath, _certificatePassword), scenario.Tls, scenario.IsHttp2, cancel);
         if (_options.WarmupSeconds > 0)
         {
             await _clients.RunAsync(scenario, server.BaseUrl, _options.WarmupSeconds, cancel, latency: false);
         }
-        var statsBefore = await server.TryGetStatsAsync(cancel);
+        var statsBefore = scenario.Proxied ? null : await server.TryGetStatsAsync(cancel);
         long ticksBefore = server.CpuTicks();
         var machineBefore = QuietGate.Read();
         var result = await _clients.RunAsync(scenario, server.BaseUrl, _options.DurationSeconds, cancel);
         var machineAfter = QuietGate.Read();
         long ticksAfter = server.CpuTicks();
         long? peakRss = server.StatusBytes("VmHWM");
-        var statsAfter = await server.TryGetStatsAsync(cancel);
-        if (server.HasExited)
+        var statsAfter = scenario.Proxied ? null : await server.TryGetStatsAsync(cancel);
+        if (server.HasExited || backend?.HasExited == true)
         {
             throw new InvalidOperationException("the server exited during the run.");
         }

@@ -28,6 +28,8 @@ public enum Throughput
 /// <param name="CloseEvery">Every this many requests the client asks for `Connection: close` (0 = keep-alive throughout).</param>
 /// <param name="Streams">Concurrent HTTP/2 streams per connection (h2load -m).</param>
 /// <param name="Tls">HTTPS: the server gets a self-signed certificate the runner makes for the session.</param>
+/// <param name="Proxied">The load goes through samples/RingCore.ProxySample (YARP), whose listener and outbound
+/// connections both run on the transport under test, to the sample app on Sockets as the backend.</param>
 public sealed record Scenario(
     string Name,
     string Title,
@@ -40,7 +42,8 @@ public sealed record Scenario(
     long PayloadBytes = 0,
     int CloseEvery = 0,
     int Streams = 1,
-    bool Tls = false)
+    bool Tls = false,
+    bool Proxied = false)
 {
     public bool IsUpload => UploadBytes > 0;
 
@@ -62,6 +65,7 @@ public static class Scenarios
     public static readonly Scenario Plaintext1024 = new("plaintext1024", "plaintext, 1,024 connections", LoadClient.Wrk, "/plaintext", 1024);
     public static readonly Scenario Pipelined = new("pipelined", "plaintext, 64 connections, pipelined 16 deep", LoadClient.Wrk, "/plaintext", 64, PipelineDepth: 16);
     public static readonly Scenario Json64 = new("json64", "json, 64 connections", LoadClient.Wrk, "/json", 64);
+    public static readonly Scenario Proxy64 = new("proxy64", "YARP proxy (RingCore.ProxySample) to a Sockets backend, plaintext, 64 connections", LoadClient.Wrk, "/plaintext", 64, Proxied: true);
     public static readonly Scenario Download = new("download", "1 MiB downloads, 16 connections", LoadClient.Wrk, "/download?size=1048576", 16, Throughput.Bytes, PayloadBytes: OneMiB);
     public static readonly Scenario Upload = new("upload", "1 MiB uploads, 16 connections", LoadClient.Wrk, "/upload", 16, Throughput.Bytes, UploadBytes: OneMiB, PayloadBytes: OneMiB);
     public static readonly Scenario Churn1 = new("churn1", "connection churn: a new connection per request, 64 connections", LoadClient.Wrk, "/plaintext", 64, CloseEvery: 1);
@@ -74,7 +78,7 @@ public static class Scenarios
     public static readonly Scenario Plaintext64Bombardier = new("plaintext64-bombardier", "plaintext, 64 connections (bombardier)", LoadClient.Bombardier, "/plaintext", 64);
 
     public static IReadOnlyList<Scenario> All { get; } =
-        [Plaintext8, Plaintext64, Plaintext1024, Pipelined, Json64, Churn1, Churn10, Https64, H2c32x16, H2c4x16, H2c1x64, Download, Upload, Idle10k, Plaintext64Bombardier];
+        [Plaintext8, Plaintext64, Plaintext1024, Pipelined, Json64, Proxy64, Churn1, Churn10, Https64, H2c32x16, H2c4x16, H2c1x64, Download, Upload, Idle10k, Plaintext64Bombardier];
 
     /// <summary>The connection counts of the completion-batching grid (--batch-wait-grid).</summary>
     public static IReadOnlyList<Scenario> BatchWaitGrid { get; } = [Plaintext8, Plaintext64, Plaintext1024];
