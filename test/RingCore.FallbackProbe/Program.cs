@@ -19,7 +19,8 @@ using RingCore.Transport;
 // Prints "LISTENING <url>" once serving (and, with --self-request, "SELF-REQUEST <status> <body>" or
 // "SELF-REQUEST FAILED: <why>" after one GET of that URL from inside the probe; with --outbound-request,
 // "OUTBOUND-REQUEST <status> <body>" or "OUTBOUND-REQUEST FAILED: <why>" after one GET through HttpClient over the
-// host's RingCoreConnectionFactory; "self" is the probe's own first address), serves until its standard input is
+// host's RingCoreConnectionFactory; "self" is the probe's own first address; a URL with a host name is preceded by
+// "OUTBOUND-RESOLVED <address>,<address>...", what the resolver returns for it), serves until its standard input is
 // closed, then stops and exits 0.
 // Commands on standard input, one a line, each answered with one line:
 //   fill <N>   starts 16 idle thread-pool workers (no thread can be created once fds run out), then opens
@@ -172,8 +173,15 @@ if (outboundRequest is not null)
     try
     {
         var factory = app.Services.GetRequiredService<RingCoreConnectionFactory>();
+        var target = new Uri(outboundRequest == "self" ? addresses.First() : outboundRequest);
+        if (target.HostNameType == UriHostNameType.Dns)
+        {
+            // What the resolver gives for the name, in the order the connection factory tries it.
+            var resolved = await System.Net.Dns.GetHostAddressesAsync(target.IdnHost);
+            Console.WriteLine($"OUTBOUND-RESOLVED {string.Join(',', resolved.Select(a => a.ToString()))}");
+        }
         using var client = new HttpClient(new SocketsHttpHandler().UseRingCore(factory)) { Timeout = TimeSpan.FromSeconds(10) };
-        using HttpResponseMessage response = await client.GetAsync(outboundRequest == "self" ? addresses.First() : outboundRequest);
+        using HttpResponseMessage response = await client.GetAsync(target);
         Console.WriteLine($"OUTBOUND-REQUEST {(int)response.StatusCode} {await response.Content.ReadAsStringAsync()}");
     }
     catch (Exception ex)

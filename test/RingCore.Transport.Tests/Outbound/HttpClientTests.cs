@@ -240,6 +240,95 @@ public sealed class HttpClientTests
         Assert.Equal(2, factory.ActiveConnections); // one pooled connection per port
     }
 
+    [Fact]
+    public async Task A_connect_cancelled_by_the_callers_token_fails_as_with_a_plain_SocketsHttpHandler_and_leaves_nothing()
+    {
+        using var unanswered = new UnansweredListener();
+        var uri = new Uri($"http://127.0.0.1:{unanswered.EndPoint.Port}/");
+        await using RingCoreConnectionFactory factory = NewFactory();
+        using var ours = new HttpClient(new SocketsHttpHandler().UseRingCore(factory));
+        using var plain = new HttpClient(new SocketsHttpHandler());
+
+        using var cancelOurs = new CancellationTokenSource();
+        Task<HttpResponseMessage> ourRequest = ours.GetAsync(uri, cancelOurs.Token);
+        // The connect SQE is in the kernel once the connect operation is registered on a ring.
+        var deadline = DateTime.UtcNow + TestTimeout;
+        while (RingOwners(factory) == 0)
+        {
+            Assert.True(DateTime.UtcNow < deadline, "the connect never reached a ring");
+            await Task.Delay(5); // another thread's ring state offers no event to await
+        }
+        cancelOurs.Cancel();
+        var ourError = await Assert.ThrowsAnyAsync<OperationCanceledException>(() => ourRequest).WaitAsync(TestTimeout);
+
+        using var cancelPlain = new CancellationTokenSource(TimeSpan.FromMilliseconds(200)); // its SYN is never answered either
+        var plainError = await Assert.ThrowsAnyAsync<OperationCanceledException>(() => plain.GetAsync(uri, cancelPlain.Token)).WaitAsync(TestTimeout);
+
+        Assert.Equal(plainError.GetType(), ourError.GetType());
+        Assert.Equal(cancelOurs.Token, ourError.CancellationToken);
+
+        // SocketsHttpHandler lets a connection attempt outlive the request that started it, in case it serves the
+        // next one, and cancels it 5 s later (its PendingConnectionTimeoutOnRequestCompletion), as it does with
+        // Socket. Then the connect SQE is cancelled in the kernel and its fd closed.
+        deadline = DateTime.UtcNow + TestTimeout;
+        while (RingOwners(factory) != 0)
+        {
+            Assert.True(DateTime.UtcNow < deadline, "the connect is still registered on its ring");
+            await Task.Delay(5);
+        }
+        Assert.Equal(0, factory.ActiveConnections);
+    }
+
+    [Fact]
+    public async Task When_the_server_closes_idle_pooled_connections_the_next_request_goes_out_on_a_new_one()
+    {
+        // Kestrel closes an idle keep-alive connection gracefully (FIN) when asked to, as at its KeepAliveTimeout.
+        var accepted = new System.Collections.Concurrent.ConcurrentQueue<Microsoft.AspNetCore.Connections.ConnectionContext>();
+        await using SocketsServer backend = await SocketsServer.StartAsync(
+            app => app.Run(context => context.Response.WriteAsync($"{context.Request.Path} on {context.Connection.Id}")),
+            listen => listen.Use(next => connection =>
+            {
+                accepted.Enqueue(connection);
+                return next(connection);
+            }));
+        await using RingCoreConnectionFactory factory = NewFactory();
+        using var client = new HttpClient(new SocketsHttpHandler().UseRingCore(factory));
+        var uri = new Uri($"http://127.0.0.1:{backend.Port}/");
+        const int Rounds = 10;
+
+        var connectionIds = new HashSet<string>();
+        for (int round = 0; round < Rounds; round++)
+        {
+            string body = await client.GetStringAsync(new Uri(uri, $"/r{round}")).WaitAsync(TestTimeout);
+            Assert.StartsWith($"/r{round} on ", body);
+            Assert.True(connectionIds.Add(body[body.IndexOf(" on ", StringComparison.Ordinal)..]), $"round {round} reused a connection the server had closed: {body}");
+
+            // The server ends the (now idle) connection and waits until it is gone on its side.
+            Assert.True(accepted.TryDequeue(out var connection), "the server saw no new connection");
+            Assert.True(accepted.IsEmpty);
+            var closed = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+            using var registration = connection.ConnectionClosed.Register(() => closed.TrySetResult());
+            connection.Features.Get<Microsoft.AspNetCore.Connections.Features.IConnectionLifetimeNotificationFeature>()!.RequestClose();
+            await closed.Task.WaitAsync(TestTimeout);
+        }
+
+        // Every closed connection is released on our side too: only the last round's, closed by the server, may
+        // still be open until the handler notices; none is leaked.
+        var deadline = DateTime.UtcNow + TestTimeout;
+        while (factory.ActiveConnections > 1 || RingOwners(factory) > 1)
+        {
+            Assert.True(DateTime.UtcNow < deadline, $"still {factory.ActiveConnections} connection(s) open after {Rounds} server closes");
+            await Task.Delay(5); // closes on the ring with no event to await
+        }
+        client.Dispose();
+        deadline = DateTime.UtcNow + TestTimeout;
+        while (factory.ActiveConnections != 0 || RingOwners(factory) != 0)
+        {
+            Assert.True(DateTime.UtcNow < deadline, $"still {factory.ActiveConnections} connection(s) open after the client was disposed");
+            await Task.Delay(5);
+        }
+    }
+
     private static Uri ClosedPortUri()
     {
         using var probe = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
