@@ -9,7 +9,8 @@ using RingCore.Transport;
 //                               [--transport <RingCore|Sockets>] [--self-request <http://IP:port/path>]
 //                               [--nofile <soft RLIMIT_NOFILE, set before anything else>]
 //                               [--fin-on-error <on|off>] [--transport-log-level <Information|Debug>]
-//                               [--outbound-request <self|http://IP:port/path>]
+//                               [--outbound-request <self|http://IP:port/path>] [--outbound-connect-timeout-ms <N>]
+//                               [--outbound-compare-sockets <on|off>]
 // --deny-ipv6 EAFNOSUPPORT makes socket(AF_INET6, ...) fail as on a host booted with ipv6.disable=1. --transport
 // Sockets serves with Kestrel's own Sockets transport (no UseRingCore), to compare. Kestrel's own category logs at
 // Debug, so its address-binding fallbacks show. --fin-on-error on sets Kestrel's AppContext switch
@@ -20,8 +21,10 @@ using RingCore.Transport;
 // "SELF-REQUEST FAILED: <why>" after one GET of that URL from inside the probe; with --outbound-request,
 // "OUTBOUND-REQUEST <status> <body>" or "OUTBOUND-REQUEST FAILED: <why>" after one GET through HttpClient over the
 // host's RingCoreConnectionFactory; "self" is the probe's own first address; a URL with a host name is preceded by
-// "OUTBOUND-RESOLVED <address>,<address>...", what the resolver returns for it), serves until its standard input is
-// closed, then stops and exits 0.
+// "OUTBOUND-RESOLVED <address>,<address>...", what the resolver returns for it; with --outbound-compare-sockets on,
+// "OUTBOUND-REQUEST-SOCKETS ..." for the same GET over a plain SocketsHttpHandler; then "OUTBOUND-CONNECTIONS <N>",
+// the factory's open connections; see OutboundRequest.cs), serves until its standard input is closed, then stops
+// and exits 0.
 // Commands on standard input, one a line, each answered with one line:
 //   fill <N>   starts 16 idle thread-pool workers (no thread can be created once fds run out), then opens
 //              /dev/null until exactly N fd numbers below the soft RLIMIT_NOFILE are left (use with --nofile)
@@ -36,6 +39,8 @@ string urls = "http://127.0.0.1:0";
 string transport = "RingCore";
 string? selfRequest = null;
 string? outboundRequest = null;
+string? outboundConnectTimeoutMs = null;
+string outboundCompareSockets = "off";
 string finOnError = "off";
 string transportLogLevel = "Information";
 for (int i = 0; i + 1 < args.Length; i += 2)
@@ -50,6 +55,8 @@ for (int i = 0; i + 1 < args.Length; i += 2)
         case "--transport": transport = args[i + 1]; break;
         case "--self-request": selfRequest = args[i + 1]; break;
         case "--outbound-request": outboundRequest = args[i + 1]; break;
+        case "--outbound-connect-timeout-ms": outboundConnectTimeoutMs = args[i + 1]; break;
+        case "--outbound-compare-sockets": outboundCompareSockets = args[i + 1]; break;
         case "--fin-on-error": finOnError = args[i + 1]; break;
         case "--transport-log-level": transportLogLevel = args[i + 1]; break;
     }
@@ -71,12 +78,15 @@ if (denyErrno == -1 || args.Length % 2 != 0
     || transport is not ("RingCore" or "Sockets")
     || (selfRequest is not null && !Uri.TryCreate(selfRequest, UriKind.Absolute, out _))
     || (outboundRequest is not null && outboundRequest != "self" && !Uri.TryCreate(outboundRequest, UriKind.Absolute, out _))
+    || (outboundConnectTimeoutMs is not null && (!int.TryParse(outboundConnectTimeoutMs, out int timeoutMs) || timeoutMs <= 0))
+    || outboundCompareSockets is not ("on" or "off")
     || finOnError is not ("on" or "off")
     || transportLogLevel is not ("Information" or "Debug"))
 {
     Console.Error.WriteLine("usage: RingCore.FallbackProbe --deny-io-uring <EPERM|ENOSYS|none> --when-unavailable <FallBackToSockets|Throw> " +
         "[--deny-ipv6 <EAFNOSUPPORT|none>] [--urls <urls>] [--transport <RingCore|Sockets>] [--self-request <url>] [--nofile <N>] " +
-        "[--fin-on-error <on|off>] [--transport-log-level <Information|Debug>] [--outbound-request <self|url>]");
+        "[--fin-on-error <on|off>] [--transport-log-level <Information|Debug>] [--outbound-request <self|url>] " +
+        "[--outbound-connect-timeout-ms <N>] [--outbound-compare-sockets <on|off>]");
     return 2;
 }
 
@@ -170,24 +180,10 @@ if (selfRequest is not null)
 
 if (outboundRequest is not null)
 {
-    try
-    {
-        var factory = app.Services.GetRequiredService<RingCoreConnectionFactory>();
-        var target = new Uri(outboundRequest == "self" ? addresses.First() : outboundRequest);
-        if (target.HostNameType == UriHostNameType.Dns)
-        {
-            // What the resolver gives for the name, in the order the connection factory tries it.
-            var resolved = await System.Net.Dns.GetHostAddressesAsync(target.IdnHost);
-            Console.WriteLine($"OUTBOUND-RESOLVED {string.Join(',', resolved.Select(a => a.ToString()))}");
-        }
-        using var client = new HttpClient(new SocketsHttpHandler().UseRingCore(factory)) { Timeout = TimeSpan.FromSeconds(10) };
-        using HttpResponseMessage response = await client.GetAsync(target);
-        Console.WriteLine($"OUTBOUND-REQUEST {(int)response.StatusCode} {await response.Content.ReadAsStringAsync()}");
-    }
-    catch (Exception ex)
-    {
-        Console.WriteLine($"OUTBOUND-REQUEST FAILED: {ex.GetType().Name}: {ex.Message}");
-    }
+    await OutboundRequest.RunAsync(app.Services.GetRequiredService<RingCoreConnectionFactory>(),
+        new Uri(outboundRequest == "self" ? addresses.First() : outboundRequest),
+        outboundConnectTimeoutMs is null ? null : TimeSpan.FromMilliseconds(int.Parse(outboundConnectTimeoutMs)),
+        outboundCompareSockets == "on");
 }
 
 while (Console.In.ReadLine() is string command)
