@@ -46,7 +46,9 @@ public sealed record BenchmarkOptions
           --warmup S            seconds of warm-up load per run, not measured (default 3)
           --scenarios a,b,...   plaintext8, plaintext64, plaintext1024, pipelined, json64, proxy64, churn1, churn10,
                                 https64, h2c, h2c4x16, h2c1x64, download, upload, idle10k, plaintext64-bombardier,
-                                or all (default all). proxy64 runs ringcore and sockets only (both sides of the proxy)
+                                or all (default all). proxy64 drives samples/RingCore.ProxySample (ringcore or sockets
+                                on both sides; other transports are skipped) in front of the sample app on Sockets
+                                (--server-dll replaces that backend, not the proxy)
           --transports a,b,...  ringcore, ringcore-inline, sockets (default: all three, in that order); a RingCore
                                 transport may carry sample-app settings: ringcore@batch-wait-us=100+rings=1
           --batch-wait-grid a,b,...  CompletionBatchWait values in µs (e.g. 0,100,250,500,1000): runs plaintext8/64/1024

@@ -12,6 +12,8 @@ internal static class OutboundRequest
 {
     public static async Task RunAsync(RingCoreConnectionFactory factory, Uri target, TimeSpan? connectTimeout, bool compareWithSockets)
     {
+        // What a test waits to see again once both handlers are done: nothing either left behind.
+        Console.WriteLine($"OUTBOUND-SOCKETS-BEFORE {SocketFdCount()}");
         if (target.HostNameType == UriHostNameType.Dns)
         {
             // What the resolver gives for the name, in the order the connection factory tries it.
@@ -25,6 +27,9 @@ internal static class OutboundRequest
         }
         Console.WriteLine($"OUTBOUND-CONNECTIONS {factory.ActiveConnections}");
     }
+
+    private static int SocketFdCount() => Directory.GetFiles("/proc/self/fd")
+        .Count(fd => new FileInfo(fd).LinkTarget?.StartsWith("socket:", StringComparison.Ordinal) == true);
 
     private static SocketsHttpHandler NewHandler(TimeSpan? connectTimeout) =>
         new() { ConnectTimeout = connectTimeout ?? Timeout.InfiniteTimeSpan };

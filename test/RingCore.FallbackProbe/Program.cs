@@ -41,6 +41,7 @@ string? selfRequest = null;
 string? outboundRequest = null;
 string? outboundConnectTimeoutMs = null;
 string outboundCompareSockets = "off";
+int timeoutMs = 0;
 string finOnError = "off";
 string transportLogLevel = "Information";
 for (int i = 0; i + 1 < args.Length; i += 2)
@@ -78,7 +79,7 @@ if (denyErrno == -1 || args.Length % 2 != 0
     || transport is not ("RingCore" or "Sockets")
     || (selfRequest is not null && !Uri.TryCreate(selfRequest, UriKind.Absolute, out _))
     || (outboundRequest is not null && outboundRequest != "self" && !Uri.TryCreate(outboundRequest, UriKind.Absolute, out _))
-    || (outboundConnectTimeoutMs is not null && (!int.TryParse(outboundConnectTimeoutMs, out int timeoutMs) || timeoutMs <= 0))
+    || (outboundConnectTimeoutMs is not null && (!int.TryParse(outboundConnectTimeoutMs, out timeoutMs) || timeoutMs <= 0))
     || outboundCompareSockets is not ("on" or "off")
     || finOnError is not ("on" or "off")
     || transportLogLevel is not ("Information" or "Debug"))
@@ -182,7 +183,7 @@ if (outboundRequest is not null)
 {
     await OutboundRequest.RunAsync(app.Services.GetRequiredService<RingCoreConnectionFactory>(),
         new Uri(outboundRequest == "self" ? addresses.First() : outboundRequest),
-        outboundConnectTimeoutMs is null ? null : TimeSpan.FromMilliseconds(int.Parse(outboundConnectTimeoutMs)),
+        outboundConnectTimeoutMs is null ? null : TimeSpan.FromMilliseconds(timeoutMs),
         outboundCompareSockets == "on");
 }
 

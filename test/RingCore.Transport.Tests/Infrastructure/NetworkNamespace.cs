@@ -23,7 +23,10 @@ internal static class NetworkNamespace
     /// A program and arguments that set the namespace up and then exec the command appended to them (the command
     /// keeps the launcher's pid).
     /// </summary>
-    public static IReadOnlyList<string> Launcher { get; } = ["unshare", "-n", "--", "sh", "-c", Setup + " && exec \"$0\" \"$@\""];
+    public static IReadOnlyList<string> Launcher { get; } = LauncherWith(Setup);
+
+    /// <summary>A launcher for a namespace set up by the shell commands <paramref name="setup"/> instead.</summary>
+    public static IReadOnlyList<string> LauncherWith(string setup) => ["unshare", "-n", "--", "sh", "-c", setup + " && exec \"$0\" \"$@\""];
 
     private static readonly Lazy<string?> UnavailableReason = new(Check);
 
@@ -98,6 +101,18 @@ public sealed class TheoryNeedingNetworkNamespaceAttribute : TheoryAttribute
         if (!NetworkNamespace.OnCi && NetworkNamespace.Unavailable is string reason)
         {
             Skip = "Skipped: cannot create a network namespace here (set CI=true to make this a failure): " + reason;
+        }
+    }
+}
+
+/// <summary>A fact that needs root to make namespaces (see <see cref="TheoryNeedingNetworkNamespaceAttribute"/>).</summary>
+public sealed class FactNeedingNetworkNamespaceAttribute : FactAttribute
+{
+    public FactNeedingNetworkNamespaceAttribute()
+    {
+        if (!NetworkNamespace.OnCi && NetworkNamespace.Unavailable is string reason)
+        {
+            Skip = "Skipped: cannot create a namespace here (set CI=true to make this a failure): " + reason;
         }
     }
 }

@@ -54,7 +54,12 @@ public sealed partial class StraceSession : IAsyncDisposable
         catch (Exception ex) when (ex is TimeoutException or InvalidOperationException)
         {
             await session.DisposeAsync();
-            Assert.Fail($"strace did not attach to {pid}: {ex.Message}\n{string.Join('\n', session._stderr)}");
+            string stderr;
+            lock (session._stderr)
+            {
+                stderr = string.Join('\n', session._stderr);
+            }
+            Assert.Fail($"strace did not attach to {pid}: {ex.Message}\n{stderr}");
         }
         return session;
     }
@@ -80,7 +85,7 @@ public sealed partial class StraceSession : IAsyncDisposable
     /// <summary>Detaches (SIGINT, as Ctrl+C would) and returns the traced calls: the syscall's name and the whole line.</summary>
     public async Task<IReadOnlyList<(string Syscall, string Line)>> StopAsync()
     {
-        await PosixSignals.SendAsync(_strace.Id, "INT");
+        Assert.Equal(0, RingCore.BenchmarkRunner.Execution.Native.Signal(_strace.Id, RingCore.BenchmarkRunner.Execution.Native.SigInt));
         await _strace.WaitForExitAsync().WaitAsync(Timeout);
         var calls = new List<(string, string)>();
         foreach (string line in await File.ReadAllLinesAsync(_output))

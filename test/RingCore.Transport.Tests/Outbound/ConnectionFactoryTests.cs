@@ -114,13 +114,13 @@ public sealed class ConnectionFactoryTests
             using var cancel = new CancellationTokenSource();
             Task<ConnectionContext> connecting = factory.ConnectAsync(unanswered.EndPoint, cancel.Token).AsTask();
             // The connect is in the kernel once its operation is registered on a ring (SYNs go unanswered).
-            await WaitUntilAsync(() => RingOwners(factory) == 1);
+            await WaitUntilAsync(() => RingOwners(factory) == 1, () => "the connect never reached a ring");
             Assert.False(connecting.IsCompleted);
             cancel.Cancel();
 
             var error = await Assert.ThrowsAnyAsync<OperationCanceledException>(() => connecting).WaitAsync(TestTimeout);
             Assert.Equal(cancel.Token, error.CancellationToken);
-            await WaitUntilAsync(() => RingOwners(factory) == 0);
+            await WaitUntilAsync(() => RingOwners(factory) == 0, () => "the connect is still registered on its ring");
             Assert.Equal(0, factory.ActiveConnections);
         }
         await ProcessResources.WaitForNoRingThreadsAsync();
@@ -217,19 +217,6 @@ public sealed class ConnectionFactoryTests
             {
                 return received.ToArray();
             }
-        }
-    }
-
-    /// <summary>
-    /// Waits for a condition the rings change without an event to await (operation registrations); looks every 5 ms.
-    /// </summary>
-    private static async Task WaitUntilAsync(Func<bool> condition)
-    {
-        var deadline = DateTime.UtcNow + TestTimeout;
-        while (!condition())
-        {
-            Assert.True(DateTime.UtcNow < deadline, "The condition did not become true in time.");
-            await Task.Delay(5);
         }
     }
 

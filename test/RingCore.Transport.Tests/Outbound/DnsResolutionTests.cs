@@ -14,9 +14,10 @@ public sealed class DnsResolutionTests
 {
     private const string Name = "multi.ringcore.test";
 
-    [Fact(Timeout = 120_000)]
+    [FactNeedingNetworkNamespace(Timeout = 120_000)] // root, as for network namespaces: it makes a mount namespace
     public async Task A_name_whose_first_address_refuses_is_reached_at_its_next_address()
     {
+        NetworkNamespace.AssertAvailable();
         await using SocketsServer backend = await SocketsServer.StartAsync(app => app.Run(
             context => context.Response.WriteAsync($"from {context.Connection.RemoteIpAddress}")));
         string hosts = Path.Combine(Path.GetTempPath(), $"ringcore-hosts-{Guid.NewGuid():N}");

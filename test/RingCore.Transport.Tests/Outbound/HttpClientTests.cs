@@ -60,14 +60,13 @@ public sealed class HttpClientTests
         // Rings an earlier test left on purpose (a ring whose io_uring_enter failed stays mapped) are not this test's.
         int ringFdsBefore = ProcessResources.IoUringFdCount();
         int ringMappingsBefore = ProcessResources.IoUringMappingCount();
-        int fdsBefore;
+        int socketsBefore = ProcessResources.SocketFdCount(); // the backend's listener
         await using (RingCoreConnectionFactory factory = NewFactory())
         {
             using var client = new HttpClient(new SocketsHttpHandler { MaxConnectionsPerServer = 50 }.UseRingCore(factory)) { Timeout = TestTimeout };
             var baseUri = new Uri($"http://127.0.0.1:{backend.Port}");
 
             Assert.Equal("GET /hello", await client.GetStringAsync(new Uri(baseUri, "/hello")));
-            fdsBefore = ProcessResources.TransportFdCount(); // the rings and one pooled connection exist now
             using (var post = await client.PostAsync(new Uri(baseUri, "/echo"), new StringContent("x")))
             {
                 Assert.Equal("POST /echo", await post.Content.ReadAsStringAsync());
@@ -121,15 +120,10 @@ public sealed class HttpClientTests
         // Disposing the factory stops its rings and closes the connections the pool still held.
         await ProcessResources.WaitForNoRingThreadsAsync();
         Assert.Equal(ringFdsBefore, ProcessResources.IoUringFdCount());
-        // fdsBefore counted 2 rings, our pooled connection and the backend's end of it (same process). The backend
-        // closes its ends when it reads our FINs, which gives this test no event to await: poll.
-        var deadline = DateTime.UtcNow + TestTimeout;
-        int fds;
-        while ((fds = ProcessResources.TransportFdCount()) > fdsBefore - 4)
-        {
-            Assert.True(DateTime.UtcNow < deadline, $"{fds} transport fds open, {fdsBefore} before the traffic: the rings' and the connections' fds are not all closed");
-            await Task.Delay(5);
-        }
+        // Our ends of the pooled connections are closed, and the backend (in this process too) closes its ends
+        // when it reads our FINs.
+        await WaitUntilAsync(() => ProcessResources.SocketFdCount() == socketsBefore,
+            () => $"{ProcessResources.SocketFdCount()} sockets open, {socketsBefore} before the traffic");
         Assert.Equal(ringMappingsBefore, ProcessResources.IoUringMappingCount()); // SQ, CQ and provided-buffer rings unmapped
     }
 
@@ -201,12 +195,8 @@ public sealed class HttpClientTests
         release.TrySetResult();
 
         // The handler drops a connection whose response was cut short.
-        var deadline = DateTime.UtcNow + TestTimeout;
-        while (factory.ActiveConnections != 0 || RingOwners(factory) != 0)
-        {
-            Assert.True(DateTime.UtcNow < deadline, $"still {factory.ActiveConnections} connection(s) open");
-            await Task.Delay(5); // closes on the ring with no event to await
-        }
+        await WaitUntilAsync(() => factory.ActiveConnections == 0 && RingOwners(factory) == 0,
+            () => $"still {factory.ActiveConnections} connection(s) open");
     }
 
     [Fact]
@@ -265,12 +255,7 @@ public sealed class HttpClientTests
         using var cancelOurs = new CancellationTokenSource();
         Task<HttpResponseMessage> ourRequest = ours.GetAsync(uri, cancelOurs.Token);
         // The connect SQE is in the kernel once the connect operation is registered on a ring.
-        var deadline = DateTime.UtcNow + TestTimeout;
-        while (RingOwners(factory) == 0)
-        {
-            Assert.True(DateTime.UtcNow < deadline, "the connect never reached a ring");
-            await Task.Delay(5); // another thread's ring state offers no event to await
-        }
+        await WaitUntilAsync(() => RingOwners(factory) != 0, () => "the connect never reached a ring");
         cancelOurs.Cancel();
         var ourError = await Assert.ThrowsAnyAsync<OperationCanceledException>(() => ourRequest).WaitAsync(TestTimeout);
 
@@ -283,12 +268,7 @@ public sealed class HttpClientTests
         // SocketsHttpHandler lets a connection attempt outlive the request that started it, in case it serves the
         // next one, and cancels it 5 s later (its PendingConnectionTimeoutOnRequestCompletion), as it does with
         // Socket. Then the connect SQE is cancelled in the kernel and its fd closed.
-        deadline = DateTime.UtcNow + TestTimeout;
-        while (RingOwners(factory) != 0)
-        {
-            Assert.True(DateTime.UtcNow < deadline, "the connect is still registered on its ring");
-            await Task.Delay(5);
-        }
+        await WaitUntilAsync(() => RingOwners(factory) == 0, () => "the connect is still registered on its ring");
         Assert.Equal(0, factory.ActiveConnections);
     }
 
@@ -327,19 +307,11 @@ public sealed class HttpClientTests
 
         // Every closed connection is released on our side too: only the last round's, closed by the server, may
         // still be open until the handler notices; none is leaked.
-        var deadline = DateTime.UtcNow + TestTimeout;
-        while (factory.ActiveConnections > 1 || RingOwners(factory) > 1)
-        {
-            Assert.True(DateTime.UtcNow < deadline, $"still {factory.ActiveConnections} connection(s) open after {Rounds} server closes");
-            await Task.Delay(5); // closes on the ring with no event to await
-        }
+        await WaitUntilAsync(() => factory.ActiveConnections <= 1 && RingOwners(factory) <= 1,
+            () => $"still {factory.ActiveConnections} connection(s) open after {Rounds} server closes");
         client.Dispose();
-        deadline = DateTime.UtcNow + TestTimeout;
-        while (factory.ActiveConnections != 0 || RingOwners(factory) != 0)
-        {
-            Assert.True(DateTime.UtcNow < deadline, $"still {factory.ActiveConnections} connection(s) open after the client was disposed");
-            await Task.Delay(5);
-        }
+        await WaitUntilAsync(() => factory.ActiveConnections == 0 && RingOwners(factory) == 0,
+            () => $"still {factory.ActiveConnections} connection(s) open after the client was disposed");
     }
 
     private static Uri ClosedPortUri()

@@ -14,4 +14,19 @@ internal static class OutboundTestSupport
     public static int RingOwners(RingCoreConnectionFactory factory) => factory.Runtime.Group.Threads.Sum(t => t.OwnerCount);
 
     public static readonly TimeSpan TestTimeout = TimeSpan.FromSeconds(30);
+
+    /// <summary>
+    /// Waits for a condition that changes without an event to await (operation registrations, closes on a ring,
+    /// fds another party closes); looks every 5 ms and fails with <paramref name="failure"/>'s text after
+    /// <see cref="TestTimeout"/>.
+    /// </summary>
+    public static async Task WaitUntilAsync(Func<bool> condition, Func<string> failure)
+    {
+        var deadline = DateTime.UtcNow + TestTimeout;
+        while (!condition())
+        {
+            Assert.True(DateTime.UtcNow < deadline, failure());
+            await Task.Delay(5);
+        }
+    }
 }
