@@ -101,6 +101,9 @@ internal sealed unsafe class RingThread : PipeScheduler, ICqeHandler
     /// <summary>The thread has begun to stop: it takes no new owners (ring thread only).</summary>
     public bool IsStopping => _stopping;
 
+    /// <summary>True while the thread waits in the kernel with no bound (posting to it then costs a wake-up).</summary>
+    public bool IsSleeping => Volatile.Read(ref _sleeping) == 1;
+
     public bool IsCurrentThread => Environment.CurrentManagedThreadId == _thread.ManagedThreadId;
 
     /// <summary>Completes when the thread has torn its ring down (or failed) and is about to exit.</summary>
