@@ -174,10 +174,12 @@ internal sealed class BenchmarkSession
         }
         var statsBefore = scenario.Proxied ? null : await server.TryGetStatsAsync(cancel);
         long ticksBefore = server.CpuTicks();
+        long switchesBefore = server.ContextSwitches();
         var machineBefore = QuietGate.Read();
         var result = await _clients.RunAsync(scenario, server.BaseUrl, _options.DurationSeconds, cancel);
         var machineAfter = QuietGate.Read();
         long ticksAfter = server.CpuTicks();
+        long switchesAfter = server.ContextSwitches();
         long? peakRss = server.StatusBytes("VmHWM");
         var statsAfter = scenario.Proxied ? null : await server.TryGetStatsAsync(cancel);
         if (server.HasExited || backend?.HasExited == true)
@@ -205,6 +207,7 @@ internal sealed class BenchmarkSession
             CpuSecondsPer100kRequests = result.Requests > 0 ? cpuSeconds / result.Requests * 100_000 : null,
             PeakRssBytes = peakRss,
             SyscallsPerRequest = syscalls is long s && result.Requests > 0 ? (double)s / result.Requests : null,
+            ContextSwitchesPerRequest = result.Requests > 0 ? (double)(switchesAfter - switchesBefore) / result.Requests : null,
             Errors = result.Errors,
             StealPercent = QuietGate.StealPercent(machineBefore, machineAfter),
             Note = warning,

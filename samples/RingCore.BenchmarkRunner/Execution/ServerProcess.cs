@@ -196,6 +196,27 @@ internal sealed class ServerProcess : IAsyncDisposable
 
     public long? StatusBytes(string field) => ProcFsParser.StatusBytes(File.ReadAllText($"/proc/{Pid}/status"), field);
 
+    /// <summary>
+    /// Context switches of all the server's threads so far (summed over /proc/PID/task; a thread that exits takes its
+    /// count with it, so take the delta over a window in which the server's threads live on, as under steady load).
+    /// </summary>
+    public long ContextSwitches()
+    {
+        long total = 0;
+        foreach (string task in Directory.EnumerateDirectories($"/proc/{Pid}/task"))
+        {
+            try
+            {
+                total += ProcFsParser.ContextSwitches(File.ReadAllText(Path.Combine(task, "status"))) ?? 0;
+            }
+            catch (IOException)
+            {
+                // The thread exited between the listing and the read.
+            }
+        }
+        return total;
+    }
+
     /// <summary>GET /_stats, or null when the app does not serve it (or answers something else).</summary>
     public async Task<StatsSnapshot?> TryGetStatsAsync(CancellationToken cancel)
     {

@@ -22,6 +22,9 @@ public sealed record RunMetrics
     public long? PeakRssBytes { get; init; }
     public double? SyscallsPerRequest { get; init; }
 
+    /// <summary>The server's context switches (all threads, voluntary and not) per request during the run.</summary>
+    public double? ContextSwitchesPerRequest { get; init; }
+
     /// <summary>Socket errors, timeouts and non-2xx/3xx answers the client counted.</summary>
     public long Errors { get; init; }
 

@@ -40,4 +40,28 @@ public static class ProcFsParser
         }
         return null;
     }
+
+    /// <summary>
+    /// voluntary_ctxt_switches + nonvoluntary_ctxt_switches of one /proc/pid/task/tid/status, or null when absent.
+    /// A thread that blocks and is woken (a thread-pool hop, a futex wait, a sleeping ring) costs one voluntary switch.
+    /// </summary>
+    public static long? ContextSwitches(string statusText)
+    {
+        ArgumentNullException.ThrowIfNull(statusText);
+        long? voluntary = StatusNumber(statusText, "voluntary_ctxt_switches");
+        long? involuntary = StatusNumber(statusText, "nonvoluntary_ctxt_switches");
+        return voluntary is null || involuntary is null ? null : voluntary + involuntary;
+    }
+
+    private static long? StatusNumber(string statusText, string field)
+    {
+        foreach (string line in statusText.Split('\n'))
+        {
+            if (line.StartsWith(field + ":", StringComparison.Ordinal))
+            {
+                return long.Parse(line[(field.Length + 1)..].Trim(), CultureInfo.InvariantCulture);
+            }
+        }
+        return null;
+    }
 }

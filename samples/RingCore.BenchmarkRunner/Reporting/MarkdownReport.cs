@@ -64,6 +64,7 @@ public static class MarkdownReport
             CpuSecondsPer100kRequests = M(r => r.CpuSecondsPer100kRequests),
             PeakRssBytes = M(r => r.PeakRssBytes),
             SyscallsPerRequest = M(r => r.SyscallsPerRequest),
+            ContextSwitchesPerRequest = M(r => r.ContextSwitchesPerRequest),
             IdleConnectionsOpened = M(r => r.IdleConnectionsOpened),
             RssBeforeBytes = M(r => r.RssBeforeBytes),
             RssAfterBytes = M(r => r.RssAfterBytes),
@@ -76,14 +77,14 @@ public static class MarkdownReport
     public static string ResultsTable(IReadOnlyList<SummaryRow> rows, string baseline = "sockets")
     {
         var sb = new StringBuilder();
-        sb.Append(CultureInfo.InvariantCulture, $"| scenario | transport | runs | throughput (median) | × {baseline} | req/s | transfer MB/s | p50 ms | p99 ms | p99 × {baseline} | CPU s / 100k req | peak RSS MiB | syscalls / req | errors (all runs) |\n");
-        sb.Append("|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n");
+        sb.Append(CultureInfo.InvariantCulture, $"| scenario | transport | runs | throughput (median) | × {baseline} | req/s | transfer MB/s | p50 ms | p99 ms | p99 × {baseline} | CPU s / 100k req | peak RSS MiB | syscalls / req | context switches / req | errors (all runs) |\n");
+        sb.Append("|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n");
         foreach (var r in rows.Where(r => r.Scenario.Client != LoadClient.IdleConnections))
         {
             string primary = r.Primary is null ? "n/a"
                 : r.Scenario.Throughput == Throughput.Bytes ? $"{Fmt(r.Primary / 1e9, "F2")} GB/s" : $"{Fmt(r.Primary, "N0")} req/s";
             sb.Append(CultureInfo.InvariantCulture,
-                $"| {r.Scenario.Title} | {r.Transport} | {RunsCell(r)} | {primary} | {RatioCell(r.IsBaseline, r.PrimaryRatio)} | {Fmt(r.RequestsPerSecond, "N0")} | {Fmt(r.TransferBytesPerSecond / 1e6, "F1")} | {Fmt(r.P50Us / 1000, "F2")} | {Fmt(r.P99Us / 1000, "F2")} | {RatioCell(r.IsBaseline, r.P99Ratio)} | {Fmt(r.CpuSecondsPer100kRequests, "F2")} | {Fmt(r.PeakRssBytes / 1048576, "F0")} | {Fmt(r.SyscallsPerRequest, "F2")} | {r.ErrorsAllRounds.ToString("N0", Inv)} |\n");
+                $"| {r.Scenario.Title} | {r.Transport} | {RunsCell(r)} | {primary} | {RatioCell(r.IsBaseline, r.PrimaryRatio)} | {Fmt(r.RequestsPerSecond, "N0")} | {Fmt(r.TransferBytesPerSecond / 1e6, "F1")} | {Fmt(r.P50Us / 1000, "F2")} | {Fmt(r.P99Us / 1000, "F2")} | {RatioCell(r.IsBaseline, r.P99Ratio)} | {Fmt(r.CpuSecondsPer100kRequests, "F2")} | {Fmt(r.PeakRssBytes / 1048576, "F0")} | {Fmt(r.SyscallsPerRequest, "F2")} | {Fmt(r.ContextSwitchesPerRequest, "F2")} | {r.ErrorsAllRounds.ToString("N0", Inv)} |\n");
         }
         return sb.ToString();
     }
@@ -223,6 +224,7 @@ public static class MarkdownReport
         sb.Append("- CPU s / 100k req: the server's utime + stime (/proc/PID/stat, ÷ clock ticks per second) during the measured window, per 100,000 requests.\n");
         sb.Append("- peak RSS: VmHWM from /proc/PID/status at the end of the run (includes the warm-up).\n");
         sb.Append("- syscalls / req: the delta of the `syscalls` counter of GET /_stats over the measured window ÷ requests; n/a when the server does not report it (Kestrel Sockets). The strace table cross-checks it with `strace -c -f` (strace slows the server a lot, so only its per-request counts are meaningful, not its throughput).\n");
+        sb.Append("- context switches / req: voluntary and involuntary context switches of all the server's threads (summed over /proc/PID/task/*/status) over the measured window ÷ requests, for every transport. A thread-pool hop per request shows here as about one switch (a worker wakes) or more; a server that handles requests on the thread that received them stays far below one.\n");
         sb.Append("- idle connections: the runner opens the connections itself, sends one GET /plaintext on each, reads the answer and keeps them open; bytes per connection = (VmRSS after − VmRSS before) ÷ connections held. Server CPU % while idle is measured over the run duration with all connections open.\n\n");
 
         sb.Append("## Results\n\n");

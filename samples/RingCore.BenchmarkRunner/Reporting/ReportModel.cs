@@ -22,6 +22,7 @@ public sealed record SummaryRow
     public double? CpuSecondsPer100kRequests { get; init; }
     public double? PeakRssBytes { get; init; }
     public double? SyscallsPerRequest { get; init; }
+    public double? ContextSwitchesPerRequest { get; init; }
     public long ErrorsAllRounds { get; init; }
 
     // Idle connections.

@@ -308,6 +308,13 @@ public sealed class BenchmarkParsingTests
     }
 
     [Fact]
+    public void ContextSwitchesAreVoluntaryPlusInvoluntary()
+    {
+        Assert.Equal(1534L + 27, ProcFsParser.ContextSwitches(Captured.TaskStatusTail));
+        Assert.Null(ProcFsParser.ContextSwitches(Captured.ProcStatus)); // no such lines: unknown, not zero
+    }
+
+    [Fact]
     public void StatsCountersAreOptional()
     {
         var ring = StatsSnapshot.Parse("""{"transport":"ringcore","syscalls":123,"ioUringEnters":100,"wakeups":20,"connectionsActive":3}""");
@@ -963,4 +970,7 @@ internal static class Captured
 
     // The Vm lines of /proc/PID/status of the same shell (tab after the colon, as the kernel writes them).
     public const string ProcStatus = "Name:\tbash\nVmPeak:\t    5412 kB\nVmSize:\t    5344 kB\nVmLck:\t       0 kB\nVmPin:\t       0 kB\nVmHWM:\t    4356 kB\nVmRSS:\t    4356 kB\nVmData:\t    1288 kB\nVmStk:\t     132 kB\nVmExe:\t     772 kB\nVmLib:\t    1596 kB\nVmPTE:\t      52 kB\nVmSwap:\t       0 kB\nThreads:\t1\n";
+
+    /// <summary>The tail of a /proc/PID/task/TID/status (Linux 6.18).</summary>
+    public const string TaskStatusTail = "Mems_allowed_list:\t0\nvoluntary_ctxt_switches:\t1534\nnonvoluntary_ctxt_switches:\t27\nx86_Thread_features:\t\n";
 }
