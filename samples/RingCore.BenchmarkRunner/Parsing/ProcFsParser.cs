@@ -25,7 +25,22 @@ public static class ProcFsParser
     }
 
     /// <summary>A "Name:   1234 kB" field of /proc/pid/status in bytes (VmHWM, VmRSS, ...), or null when absent.</summary>
-    public static long? StatusBytes(string statusText, string field)
+    public static long? StatusBytes(string statusText, string field) => StatusValue(statusText, field);
+
+    /// <summary>
+    /// voluntary_ctxt_switches + nonvoluntary_ctxt_switches of one /proc/pid/task/tid/status, or null when absent.
+    /// A thread that blocks and is woken (a thread-pool hop, a futex wait, a sleeping ring) costs one voluntary switch.
+    /// </summary>
+    public static long? ContextSwitches(string statusText)
+    {
+        ArgumentNullException.ThrowIfNull(statusText);
+        long? voluntary = StatusValue(statusText, "voluntary_ctxt_switches");
+        long? involuntary = StatusValue(statusText, "nonvoluntary_ctxt_switches");
+        return voluntary is null || involuntary is null ? null : voluntary + involuntary;
+    }
+
+    /// <summary>A numeric field of /proc/pid/status ("Name:\t1234", or "1234 kB" converted to bytes), or null when absent.</summary>
+    private static long? StatusValue(string statusText, string field)
     {
         ArgumentNullException.ThrowIfNull(statusText);
         foreach (string line in statusText.Split('\n'))
@@ -37,30 +52,6 @@ public static class ProcFsParser
             string[] parts = line[(field.Length + 1)..].Split([' ', '\t'], StringSplitOptions.RemoveEmptyEntries);
             long value = long.Parse(parts[0], CultureInfo.InvariantCulture);
             return parts.Length > 1 && parts[1] == "kB" ? value * 1024 : value;
-        }
-        return null;
-    }
-
-    /// <summary>
-    /// voluntary_ctxt_switches + nonvoluntary_ctxt_switches of one /proc/pid/task/tid/status, or null when absent.
-    /// A thread that blocks and is woken (a thread-pool hop, a futex wait, a sleeping ring) costs one voluntary switch.
-    /// </summary>
-    public static long? ContextSwitches(string statusText)
-    {
-        ArgumentNullException.ThrowIfNull(statusText);
-        long? voluntary = StatusNumber(statusText, "voluntary_ctxt_switches");
-        long? involuntary = StatusNumber(statusText, "nonvoluntary_ctxt_switches");
-        return voluntary is null || involuntary is null ? null : voluntary + involuntary;
-    }
-
-    private static long? StatusNumber(string statusText, string field)
-    {
-        foreach (string line in statusText.Split('\n'))
-        {
-            if (line.StartsWith(field + ":", StringComparison.Ordinal))
-            {
-                return long.Parse(line[(field.Length + 1)..].Trim(), CultureInfo.InvariantCulture);
-            }
         }
         return null;
     }
