@@ -28,7 +28,7 @@ for round in $(seq 1 "$rounds"); do
     dotnet "$dll" --urls "http://127.0.0.1:$port" --transport "$transport" > "$work/server.log" 2>&1 &
     server=$!
     for _ in $(seq 1 100); do curl -sf "http://127.0.0.1:$port$path" > /dev/null && break; sleep 0.1; done
-    wrk -t1 -c"$conns" -d2s "http://127.0.0.1:$port$path" > /dev/null
+    wrk -t1 -c"$conns" -d10s "http://127.0.0.1:$port$path" > /dev/null # warm-up: lets tiered JIT settle
     out=$(wrk -t1 -c"$conns" -d"${seconds}s" --latency "http://127.0.0.1:$port$path")
     kill "$server"; wait "$server" 2> /dev/null || true
     rps=$(awk '/Requests\/sec/ {print $2}' <<< "$out"); p99=$(awk '$1=="99%" {print $2}' <<< "$out")

@@ -26,7 +26,7 @@ for run in $(seq 1 "$runs"); do
   dotnet "$dll" --urls "http://127.0.0.1:$port" --transport "$transport" > "$work/server.log" 2>&1 &
   server=$!
   for _ in $(seq 1 100); do curl -sf "$url" > /dev/null && break; sleep 0.1; done
-  load 2s > /dev/null
+  load 10s > /dev/null # warm-up: lets tiered JIT settle
   before=$(curl -s "http://127.0.0.1:$port/_stats"); cs_before=$(switches "$server")
   rps=$(load 4s | awk '/Requests\/sec/ {print $2}')
   cs_after=$(switches "$server"); after=$(curl -s "http://127.0.0.1:$port/_stats")
