@@ -40,7 +40,11 @@ public sealed class RingCoreTransportOptions
     /// </summary>
     public int Backlog { get; set; } = 512;
 
-    /// <summary>Sets TCP_NODELAY on accepted TCP connections. Default: true.</summary>
+    /// <summary>
+    /// Sets TCP_NODELAY on accepted TCP connections (and outbound ones). Default: true. The transport's own listening
+    /// sockets carry it, so accepted connections inherit it without a system call each; connections of an adopted
+    /// listening socket without it get it set one by one, and that socket is left as it was.
+    /// </summary>
     public bool NoDelay { get; set; } = true;
 
     /// <summary>

@@ -53,8 +53,11 @@ internal sealed partial class RingConnection : ConnectionContext, IRingOperation
     private int _connectionClosedFired;
     private int _faulted;
 
-    /// <summary>Creates the connection on its ring thread and starts receiving and sending.</summary>
-    public RingConnection(RingThread ring, int fd, AddressFamily family, ConnectionSettings settings)
+    /// <summary>
+    /// Creates the connection on its ring thread and starts receiving and sending. <paramref name="setNoDelay"/>:
+    /// set TCP_NODELAY on a TCP socket (false when it already has it from its listener).
+    /// </summary>
+    public RingConnection(RingThread ring, int fd, AddressFamily family, ConnectionSettings settings, bool setNoDelay)
     {
         _ring = ring;
         _fd = fd;
@@ -63,12 +66,13 @@ internal sealed partial class RingConnection : ConnectionContext, IRingOperation
         _settings = settings;
         ConnectionId = ConnectionIdGenerator.Next();
 
-        if (settings.NoDelay && IsTcp)
+        if (setNoDelay && IsTcp)
         {
             int one = 1;
             unsafe { Libc.setsockopt(fd, Libc.IPPROTO_TCP, Libc.TCP_NODELAY, &one, sizeof(int)); }
+            ring.Counters.OtherSyscalls++;
         }
-        ring.Counters.OtherSyscalls += 3; // setsockopt, getsockname, getpeername
+        ring.Counters.OtherSyscalls += 2; // getsockname, getpeername
         ring.Counters.ConnectionsOpened++;
         // Read both addresses now: after close the fd number may belong to someone else.
         LocalEndPoint = SocketAddressCodec.GetLocal(fd, family);

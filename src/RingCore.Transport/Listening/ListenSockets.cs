@@ -11,9 +11,10 @@ internal static unsafe class ListenSockets
 {
     /// <summary>
     /// One SO_REUSEPORT socket per ring thread, all on the same address and port (port 0: the port the kernel
-    /// picks for the first). Returns the fds and the real endpoint.
+    /// picks for the first). Returns the fds and the real endpoint. With <paramref name="noDelay"/> each carries
+    /// TCP_NODELAY for its connections to inherit (<see cref="AcceptedNoDelay"/>).
     /// </summary>
-    public static (int[] Fds, IPEndPoint EndPoint) BindTcpGroup(IPEndPoint endPoint, int count, int backlog)
+    public static (int[] Fds, IPEndPoint EndPoint) BindTcpGroup(IPEndPoint endPoint, int count, int backlog, bool noDelay)
     {
         bool dualMode = endPoint.Address.Equals(IPAddress.IPv6Any);
         if (endPoint.Port != 0)
@@ -31,6 +32,10 @@ internal static unsafe class ListenSockets
             {
                 int fd = BindOne(bound, dualMode, reusePort: true);
                 fds.Add(fd);
+                if (noDelay)
+                {
+                    AcceptedNoDelay.SetOnListener(fd);
+                }
                 if (i == 0)
                 {
                     bound = LocalEndPoint(fd, endPoint);

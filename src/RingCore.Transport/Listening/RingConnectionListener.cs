@@ -20,6 +20,7 @@ internal sealed class RingConnectionListener : IConnectionListener
     private readonly List<Acceptor> _acceptors = new();
     private readonly AcceptPauseReport _pauseReport = new();
     private AddressFamily _family;
+    private AcceptedNoDelay _noDelay = new(wanted: false);
     private UnixDomainSocketEndPoint? _unixPathToRemove;
     private Task? _unbindTask;
     private int _disposed;
@@ -47,7 +48,7 @@ internal sealed class RingConnectionListener : IConnectionListener
         switch (EndPoint)
         {
             case IPEndPoint ip:
-                var (fds, bound) = ListenSockets.BindTcpGroup(ip, rings.Count, backlog);
+                var (fds, bound) = ListenSockets.BindTcpGroup(ip, rings.Count, backlog, _settings.NoDelay);
                 EndPoint = bound;
                 _family = bound.AddressFamily;
                 for (int i = 0; i < rings.Count; i++)
@@ -74,6 +75,7 @@ internal sealed class RingConnectionListener : IConnectionListener
             default:
                 throw new NotSupportedException($"RingCore cannot bind {EndPoint.GetType().Name} endpoints.");
         }
+        _noDelay = new AcceptedNoDelay(_settings.NoDelay && (_family is AddressFamily.InterNetwork or AddressFamily.InterNetworkV6));
         foreach (Acceptor acceptor in _acceptors)
         {
             acceptor.Start();
@@ -91,7 +93,9 @@ internal sealed class RingConnectionListener : IConnectionListener
         RingConnection connection;
         try
         {
-            connection = new RingConnection(ring, fd, _family, _settings);
+            bool setNoDelay = _noDelay.MustSet(fd, out int syscalls);
+            ring.Counters.OtherSyscalls += syscalls;
+            connection = new RingConnection(ring, fd, _family, _settings, setNoDelay);
         }
         catch (Exception ex)
         {

@@ -132,7 +132,7 @@ internal sealed class ConnectOperation : IRingOperationOwner
             RingConnection connection;
             try
             {
-                connection = new RingConnection(_ring, _fd, _family, _settings);
+                connection = new RingConnection(_ring, _fd, _family, _settings, setNoDelay: _settings.NoDelay);
             }
             catch (Exception ex)
             {

@@ -29,7 +29,7 @@ public sealed class ListenErrorsTests
         taken.Listen(1);
         var endPoint = (IPEndPoint)taken.LocalEndPoint!;
 
-        var error = Assert.Throws<AddressInUseException>(() => ListenSockets.BindTcpGroup(endPoint, 2, 16));
+        var error = Assert.Throws<AddressInUseException>(() => ListenSockets.BindTcpGroup(endPoint, 2, 16, noDelay: true));
 
         var inner = Assert.IsType<SocketException>(error.InnerException);
         Assert.Equal(SocketError.AddressAlreadyInUse, inner.SocketErrorCode);
@@ -40,7 +40,7 @@ public sealed class ListenErrorsTests
     [Fact]
     public void An_address_not_on_this_host_is_SocketException_AddressNotAvailable_as_with_Sockets()
     {
-        var error = Assert.Throws<SocketException>(() => ListenSockets.BindTcpGroup(NotOnThisHost, 2, 16));
+        var error = Assert.Throws<SocketException>(() => ListenSockets.BindTcpGroup(NotOnThisHost, 2, 16, noDelay: true));
 
         Assert.Equal(SocketError.AddressNotAvailable, error.SocketErrorCode);
         Assert.Equal(99, error.NativeErrorCode); // EADDRNOTAVAIL
