@@ -96,10 +96,11 @@ internal sealed class RingThreadGroup
             SingleIssuer = _options.UseSingleIssuer,
             RegisterRingFd = _options.RegisterRingFd,
         };
-        var threads = new List<RingThread>(_options.RingThreadCount);
+        int count = _options.EffectiveRingThreadCount;
+        var threads = new List<RingThread>(count);
         try
         {
-            for (int i = 0; i < _options.RingThreadCount; i++)
+            for (int i = 0; i < count; i++)
             {
                 threads.Add(RingThread.Start(new RingThreadSettings
                 {

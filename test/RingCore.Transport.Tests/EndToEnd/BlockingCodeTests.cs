@@ -25,6 +25,9 @@ public sealed class BlockingCodeTests(ITestOutputHelper output)
     private static readonly TimeSpan Timeout = TimeSpan.FromSeconds(30);
     private static readonly byte[] Ok = "ok"u8.ToArray();
 
+    /// <summary>The transport's real defaults: RingServer fixes 2 rings for other tests; here the default count runs.</summary>
+    private static void DefaultOptions(RingCoreTransportOptions options) => options.RingThreadCount = null;
+
     [Fact]
     public async Task SyncOverAsyncBodyReadCompletesAndOtherConnectionsAreServedMeanwhile()
     {
@@ -45,7 +48,7 @@ public sealed class BlockingCodeTests(ITestOutputHelper output)
                 return WriteAsync(context, Encoding.ASCII.GetBytes(total.ToString(System.Globalization.CultureInfo.InvariantCulture)));
             }
             return WriteAsync(context, Ok);
-        });
+        }, configureTransport: DefaultOptions);
         using var cts = new CancellationTokenSource(Timeout);
 
         using var blocking = await KeepAliveAsync(server, cts.Token);
@@ -82,7 +85,7 @@ public sealed class BlockingCodeTests(ITestOutputHelper output)
                 Thread.Sleep(1500); // a retry helper's sleep
             }
             return WriteAsync(context, Ok);
-        });
+        }, configureTransport: DefaultOptions);
         using var cts = new CancellationTokenSource(Timeout);
 
         using var sleeper1 = await KeepAliveAsync(server, cts.Token);
@@ -143,7 +146,7 @@ public sealed class BlockingCodeTests(ITestOutputHelper output)
                 context.Response.Body.Write(chunk);
             }
             return Task.CompletedTask;
-        });
+        }, configureTransport: DefaultOptions);
         using var cts = new CancellationTokenSource(Timeout);
 
         byte[] upload = RandomNumberGenerator.GetBytes(UploadSize);

@@ -34,8 +34,9 @@ public sealed class ProxySampleTests
         var proxyUri = new Uri(listening[(listening.IndexOf("http://", StringComparison.Ordinal))..].Trim());
         bool onRings = transport == "ringcore";
         Assert.Equal(onRings, proxy.StdoutLines.Any(l => l.Contains("RingCore listening on", StringComparison.Ordinal)));
-        // One ring per core (the default); the outbound side uses the same rings.
-        Assert.Equal(onRings ? Environment.ProcessorCount : 0, proxy.IoUringFdCount());
+        // The default ring count (application code on the thread pool); the outbound side uses the same rings.
+        int defaultRings = RingCoreTransportOptions.DefaultRingThreadCount(RingCoreApplicationScheduling.ThreadPool, Environment.ProcessorCount);
+        Assert.Equal(onRings ? defaultRings : 0, proxy.IoUringFdCount());
 
         await using var strace = await StraceSession.AttachAsync(proxy.Pid, TracedSyscalls);
         using var client = new HttpClient(new SocketsHttpHandler()) { BaseAddress = proxyUri, Timeout = TimeSpan.FromSeconds(30) };
