@@ -8,19 +8,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 transport=${1:-ringcore}; runs=${2:-5}; conns=${3:-64}; depth=${4:-1}; path=${5:-/plaintext}
-dll=samples/RingCore.SampleApp/bin/Release/net10.0/RingCore.SampleApp.dll
-[ -f "$dll" ] || dotnet build -c Release samples/RingCore.SampleApp -nologo -v quiet > /dev/null
-work=$(mktemp -d); trap 'rm -rf "$work"' EXIT
-cat > "$work/pipeline.lua" <<'LUA'
-init = function(args)
-  local r = {}
-  for i = 1, tonumber(args[1]) do r[i] = wrk.format() end
-  req = table.concat(r)
-end
-request = function() return req end
-LUA
 port=5078; url="http://127.0.0.1:$port$path"
-load() { wrk -t1 -c"$conns" -d"$1" -s "$work/pipeline.lua" "$url" -- "$depth"; }
+. samples/sample-under-wrk.sh
 switches() { cat /proc/"$1"/task/*/status 2> /dev/null | awk '/ctxt_switches/ {n += $2} END {print n}'; }
 for run in $(seq 1 "$runs"); do
   dotnet "$dll" --urls "http://127.0.0.1:$port" --transport "$transport" > "$work/server.log" 2>&1 &

@@ -4,25 +4,14 @@
 # times under wrk and prints, per run, the rate and the CPU microseconds per request of each kind (/proc task
 # times). How many cores one ring thread can serve follows from its share. Not a benchmark (no alternation, no
 # quiet-machine gate: use run-benchmarks.sh for comparisons).
-#   bash samples/ring-cpu-share.sh [rings|default] [runs] [connections] [pipeline depth] [path] [scheduling]
+#   bash samples/ring-cpu-share.sh [rings|default] [runs] [connections] [pipeline depth] [path]
 #   bash samples/ring-cpu-share.sh 1 3 64 1 /plaintext
 set -euo pipefail
 cd "$(dirname "$0")/.."
 rings=${1:-default}; runs=${2:-3}; conns=${3:-64}; depth=${4:-1}; path=${5:-/plaintext}
-dll=samples/RingCore.SampleApp/bin/Release/net10.0/RingCore.SampleApp.dll
-[ -f "$dll" ] || dotnet build -c Release samples/RingCore.SampleApp -nologo -v quiet > /dev/null
-work=$(mktemp -d); trap 'rm -rf "$work"' EXIT
-cat > "$work/pipeline.lua" <<'LUA'
-init = function(args)
-  local r = {}
-  for i = 1, tonumber(args[1]) do r[i] = wrk.format() end
-  req = table.concat(r)
-end
-request = function() return req end
-LUA
 port=5079; url="http://127.0.0.1:$port$path"
+. samples/sample-under-wrk.sh
 settings=(); [ "$rings" = default ] || settings=(--rings "$rings")
-load() { wrk -t1 -c"$conns" -d"$1" -s "$work/pipeline.lua" "$url" -- "$depth"; }
 # utime + stime (clock ticks) of every thread, by kind: "ring pool other".
 ticks() {
   for task in /proc/"$1"/task/*; do
