@@ -5,6 +5,7 @@ using Microsoft.AspNetCore.Connections.Features;
 using Microsoft.AspNetCore.Hosting;
 using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Server.Kestrel.Core;
+using RingCore.Transport.Tests.Faults;
 using RingCore.Transport.Tests.Infrastructure;
 
 namespace RingCore.Transport.Tests.EndToEnd;
@@ -17,7 +18,6 @@ namespace RingCore.Transport.Tests.EndToEnd;
 [Collection(ServerCollection.Name)]
 public sealed class NoDelayTests
 {
-    private static readonly TimeSpan Timeout = TimeSpan.FromSeconds(20);
     private const int Connections = 12;
 
     [Theory]
@@ -27,7 +27,7 @@ public sealed class NoDelayTests
     {
         var seen = new ConcurrentQueue<bool>();
         await using var server = await RingServer.StartAsync(
-            context => context.Response.WriteAsync("ok"),
+            RespondOk,
             configureTransport: options =>
             {
                 options.NoDelay = noDelay;
@@ -52,7 +52,7 @@ public sealed class NoDelayTests
         var seen = new ConcurrentQueue<bool>();
 
         await using (var server = await RingServer.StartAsync(
-            context => context.Response.WriteAsync("ok"),
+            RespondOk,
             configureKestrel: options => options.ListenHandle((ulong)listenSocket.Handle, listen => RecordNoDelay(listen, seen))))
         {
             await OpenConnectionsAsync(endPoint);
@@ -61,6 +61,13 @@ public sealed class NoDelayTests
         Assert.Equal(Connections, seen.Count);
         Assert.All(seen, Assert.True);
         Assert.False(listenSocket.NoDelay);
+    }
+
+    /// <summary>"ok" with a Content-Length, which the raw clients read by.</summary>
+    private static Task RespondOk(HttpContext context)
+    {
+        context.Response.ContentLength = 2;
+        return context.Response.WriteAsync("ok");
     }
 
     private static void RecordNoDelay(ListenOptions listen, ConcurrentQueue<bool> seen) =>
@@ -73,26 +80,8 @@ public sealed class NoDelayTests
     /// <summary>One request on each of <see cref="Connections"/> connections, all open at once.</summary>
     private static async Task OpenConnectionsAsync(IPEndPoint endPoint)
     {
-        var clients = new List<Socket>();
-        try
-        {
-            for (int i = 0; i < Connections; i++)
-            {
-                var client = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
-                clients.Add(client);
-                await client.ConnectAsync(endPoint).WaitAsync(Timeout);
-            }
-            await Task.WhenAll(clients.Select(async client =>
-            {
-                await client.SendAsync("GET / HTTP/1.1\r\nHost: x\r\n\r\n"u8.ToArray(), SocketFlags.None).WaitAsync(Timeout);
-                var buffer = new byte[1024];
-                int read = await client.ReceiveAsync(buffer, SocketFlags.None).WaitAsync(Timeout);
-                Assert.StartsWith("HTTP/1.1 200", System.Text.Encoding.ASCII.GetString(buffer, 0, read));
-            }));
-        }
-        finally
-        {
-            clients.ForEach(c => c.Dispose());
-        }
+        using var burst = await Burst.ConnectAsync(endPoint, Connections);
+        await burst.SendAllAsync(RawClient.Get("/"));
+        await burst.ExpectAllAsync(1, "ok"u8.ToArray());
     }
 }
