@@ -93,7 +93,8 @@ public sealed class RingCoreTransportOptions
     /// <summary>
     /// Longest a ring thread waits to gather a batch of completions into one io_uring_enter under load. A ring
     /// batches only while completions arrive quickly (at least 4 per wait); it then waits for as many as its last
-    /// wait found, or this long, whichever comes first, so many requests share one system call. Under light load
+    /// wait found (never more than a quarter of the ring's open connections, so a ring with fewer than 16 never
+    /// batches), or this long, whichever comes first, so many requests share one system call. Under light load
     /// it waits for a single completion with no timeout, so a lone request never waits for company.
     /// Trades up to this much added latency under load for fewer system calls; <see cref="TimeSpan.Zero"/> turns
     /// batching off. Default: 500 µs. At most 10 ms.

@@ -12,6 +12,12 @@ namespace RingCore.Transport.Threading;
 /// by the timeout. A wait cut short by the timeout measured the arrival rate: what came within it is the next
 /// target, and if that is below the minimum, batching pauses for a number of loop turns that doubles with every
 /// such miss in a row, so a light or bursty load pays the timeout rarely.
+///
+/// A batch is also never larger than a quarter of the ring's open connections (<see cref="ConnectionsPerArrival"/>).
+/// Keep-alive clients send their next request only after the response to the last one, so every request a
+/// batched wait holds back is a client that waits too; holding back a large share of few connections starves the
+/// wait of the very arrivals it waits for, and it ends by its timeout. Measured on the sample app (plaintext, one
+/// ring, 4–5 alternating rounds): 1.29× the throughput at 16 connections, 1.09× at 8, no loss at 64 and 1,024.
 /// </remarks>
 internal sealed class CompletionBatcher
 {
@@ -20,6 +26,9 @@ internal sealed class CompletionBatcher
 
     /// <summary>Never wait for more arrivals than this in one enter (keeps the CQ far from full).</summary>
     public const uint MaxArrivals = 256;
+
+    /// <summary>Open connections per arrival a batch may wait for: a batch never holds back more than a quarter of them.</summary>
+    public const int ConnectionsPerArrival = 4;
 
     private const int MaxCooldown = 1024;
 
@@ -37,11 +46,22 @@ internal sealed class CompletionBatcher
     /// <summary>How long a batched wait may last; 0 when batching is off.</summary>
     public long WaitNanoseconds { get; }
 
-    /// <summary>Whether the next wait should be a bounded batch wait.</summary>
+    /// <summary>Whether the arrival rate calls for a bounded batch wait (before the connection limit).</summary>
     public bool IsBatching => _arrivals >= MinArrivals && _cooldown == 0;
 
-    /// <summary>Completions to wait for, given how many SQEs this enter submits.</summary>
-    public uint WaitFor(uint toSubmit) => IsBatching ? toSubmit + _arrivals : 1;
+    /// <summary>
+    /// Completions the next wait should gather as a bounded batch, given how many SQEs this enter submits that
+    /// complete at once and how many connections the ring has open; 0 when it should not batch.
+    /// </summary>
+    public uint BatchTarget(uint toSubmit, long openConnections)
+    {
+        if (!IsBatching)
+        {
+            return 0;
+        }
+        uint arrivals = (uint)Math.Min(_arrivals, Math.Max(0, openConnections / ConnectionsPerArrival));
+        return arrivals >= MinArrivals ? toSubmit + arrivals : 0;
+    }
 
     /// <summary>Feeds back what a wait produced: the CQEs reaped after it, and what it submitted and waited for.</summary>
     public void OnWaited(uint waitedFor, uint submitted, int reaped, bool batched)

@@ -288,8 +288,13 @@ internal sealed unsafe class RingThread : PipeScheduler, ICqeHandler
             uint completingAtOnce = toSubmit - Math.Min(toSubmit, _receivesPrepared);
             _receivesPrepared = 0;
             bool workLeft = !_workQueue.IsEmpty || _starved.Count > 0 || toSubmit > Ring.SqEntries;
-            bool batched = !_stopping && !workLeft && _batcher.IsBatching;
-            uint waitFor = workLeft ? 0 : batched ? Math.Min(_batcher.WaitFor(completingAtOnce), Ring.CqEntries / 2) : 1;
+            uint batchTarget = _stopping || workLeft ? 0 : _batcher.BatchTarget(completingAtOnce, Counters.ActiveConnections);
+            bool batched = batchTarget > 0;
+            if (batched)
+            {
+                Counters.BatchedWaits++;
+            }
+            uint waitFor = workLeft ? 0 : batched ? Math.Min(batchTarget, Ring.CqEntries / 2) : 1;
             if (waitFor > 0 && !batched)
             {
                 Interlocked.Exchange(ref _sleeping, 1);

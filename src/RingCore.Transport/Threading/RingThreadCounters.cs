@@ -15,6 +15,7 @@ internal sealed class RingThreadCounters
     public long BufferRingExhausted;   // ENOBUFS completions
     public long AcceptPauses;          // EMFILE/ENFILE/ENOMEM pauses
     public long OtherSyscalls;         // synchronous calls outside io_uring_enter: setsockopt, shutdown, close, ...
+    public long BatchedWaits;          // io_uring_enter waits bounded by CompletionBatchWait (see CompletionBatcher)
     public long Wakeups;               // eventfd writes by other threads
     public long DirectSends;           // send(2) calls made on the application's thread (see RingConnection.DirectSend.cs)
     public long DirectBytesSent;       // bytes those sent

@@ -10,6 +10,7 @@ namespace RingCore.Transport.Tests.Ring;
 /// </summary>
 public class BoundedWaitTests
 {
+    private const long ManyConnections = 10_000; // enough that the connection limit never binds
     [Fact]
     public void A_bounded_wait_for_more_completions_than_will_come_returns_with_the_ones_that_came()
     {
@@ -59,7 +60,7 @@ public class BoundedWaitTests
     {
         var batcher = new CompletionBatcher(waitNanoseconds: 500_000);
         Assert.False(batcher.IsBatching);
-        Assert.Equal(1u, batcher.WaitFor(toSubmit: 5));
+        Assert.Equal(0u, batcher.BatchTarget(toSubmit: 5, ManyConnections));
 
         // Each enter finds its own submissions' CQEs plus fewer than MinArrivals others: still no batching.
         batcher.OnWaited(waitedFor: 1, submitted: 5, reaped: 5 + (int)CompletionBatcher.MinArrivals - 1, batched: false);
@@ -74,7 +75,23 @@ public class BoundedWaitTests
         batcher.OnWaited(waitedFor: 1, submitted: 3, reaped: 3 + 20, batched: false);
 
         Assert.True(batcher.IsBatching);
-        Assert.Equal(4u + 20u, batcher.WaitFor(toSubmit: 4));
+        Assert.Equal(4u + 20u, batcher.BatchTarget(toSubmit: 4, ManyConnections));
+    }
+
+    [Fact]
+    public void A_batch_never_waits_for_more_than_a_quarter_of_the_rings_open_connections()
+    {
+        var batcher = new CompletionBatcher(waitNanoseconds: 500_000);
+        batcher.OnWaited(waitedFor: 1, submitted: 0, reaped: 40, batched: false);
+
+        // The last enter found 40 arrivals; 100 open connections allow 25 of them, 1,000 all 40.
+        Assert.Equal(2u + 25u, batcher.BatchTarget(toSubmit: 2, openConnections: 100));
+        Assert.Equal(2u + 40u, batcher.BatchTarget(toSubmit: 2, openConnections: 1_000));
+
+        // Fewer than ConnectionsPerArrival × MinArrivals (16) connections: no batch at all, however many arrived at once.
+        Assert.Equal(2u + CompletionBatcher.MinArrivals, batcher.BatchTarget(toSubmit: 2, openConnections: 16));
+        Assert.Equal(0u, batcher.BatchTarget(toSubmit: 2, openConnections: 15));
+        Assert.Equal(0u, batcher.BatchTarget(toSubmit: 2, openConnections: 8));
     }
 
     [Fact]
@@ -85,7 +102,7 @@ public class BoundedWaitTests
 
         // Timed out with 10 of 20: the rate is still high, keep batching with the measured 10.
         batcher.OnWaited(waitedFor: 20, submitted: 0, reaped: 10, batched: true);
-        Assert.Equal(10u, batcher.WaitFor(toSubmit: 0));
+        Assert.Equal(10u, batcher.BatchTarget(toSubmit: 0, ManyConnections));
 
         // Timed out with 1 of 10: load is light, so batching pauses (one turn after the first miss)...
         batcher.OnWaited(waitedFor: 10, submitted: 0, reaped: 1, batched: true);
@@ -94,7 +111,7 @@ public class BoundedWaitTests
         // ...and comes back once enters find a batch again.
         batcher.OnWaited(waitedFor: 1, submitted: 0, reaped: 12, batched: false);
         Assert.True(batcher.IsBatching);
-        Assert.Equal(12u, batcher.WaitFor(toSubmit: 0));
+        Assert.Equal(12u, batcher.BatchTarget(toSubmit: 0, ManyConnections));
     }
 
     [Fact]
@@ -133,6 +150,6 @@ public class BoundedWaitTests
         var batcher = new CompletionBatcher(waitNanoseconds: 0);
         batcher.OnWaited(waitedFor: 1, submitted: 0, reaped: 500, batched: false);
         Assert.False(batcher.IsBatching);
-        Assert.Equal(1u, batcher.WaitFor(toSubmit: 3));
+        Assert.Equal(0u, batcher.BatchTarget(toSubmit: 3, ManyConnections));
     }
 }

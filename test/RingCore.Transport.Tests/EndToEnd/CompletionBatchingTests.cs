@@ -1,0 +1,67 @@
+using Microsoft.AspNetCore.Http;
+using RingCore.Transport.Tests.Faults;
+using RingCore.Transport.Tests.Infrastructure;
+using RingCore.Transport.Threading;
+using Xunit.Abstractions;
+
+namespace RingCore.Transport.Tests.EndToEnd;
+
+/// <summary>
+/// Completion batching on a real ring and a real Kestrel: a ring with a few keep-alive connections never holds their
+/// requests back to gather a batch (each held request is a client waiting), however many of them arrive at the
+/// same instant; a ring with many connections still batches.
+/// </summary>
+[Collection(ServerCollection.Name)]
+public sealed class CompletionBatchingTests(ITestOutputHelper output)
+{
+    private static readonly byte[] Plaintext = "Hello, World!"u8.ToArray();
+
+    [Theory]
+    [InlineData(8, 300)]
+    [InlineData(15, 200)]
+    public async Task FewConnectionsSendingTogetherAreNeverHeldForABatch(int connections, int rounds)
+    {
+        await using var server = await StartAsync();
+        using (var burst = await Burst.ConnectAsync(server.LoopbackEndPoint, connections))
+        {
+            for (int round = 0; round < rounds; round++) // every connection's request at the same instant, each round
+            {
+                await burst.SendAllAsync(RawClient.Get("/"));
+                await burst.ExpectAllAsync(1, Plaintext);
+            }
+        }
+        long batched = BatchedWaits(server);
+        output.WriteLine($"{connections} connections × {rounds} rounds: {batched} batched waits");
+        Assert.Equal(0, batched);
+        await server.WaitForNoConnectionsAsync();
+    }
+
+    [Fact]
+    public async Task ManyConnectionsSendingTogetherAreBatched()
+    {
+        await using var server = await StartAsync();
+        using (var burst = await Burst.ConnectAsync(server.LoopbackEndPoint, 512))
+        {
+            for (int round = 0; round < 10; round++)
+            {
+                await burst.SendAllAsync(RawClient.Get("/"));
+                await burst.ExpectAllAsync(1, Plaintext);
+            }
+        }
+        long batched = BatchedWaits(server);
+        output.WriteLine($"512 connections × 10 rounds: {batched} batched waits");
+        Assert.True(batched > 0, "a ring with 512 connections sending at once never waited for a batch");
+        await server.WaitForNoConnectionsAsync();
+    }
+
+    /// <summary>One ring, so that every connection counts towards the same ring's limit; batching at its default wait.</summary>
+    private static Task<RingServer> StartAsync() =>
+        RingServer.StartAsync(context =>
+        {
+            context.Response.ContentLength = Plaintext.Length;
+            return context.Response.Body.WriteAsync(Plaintext).AsTask();
+        }, configureTransport: options => options.RingThreadCount = 1);
+
+    private static long BatchedWaits(RingServer server) =>
+        server.Factory.Group.Threads.Sum(ring => Volatile.Read(ref ring.Counters.BatchedWaits));
+}
