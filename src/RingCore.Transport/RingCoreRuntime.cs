@@ -38,8 +38,14 @@ internal sealed class RingCoreRuntime : IAsyncDisposable, IDisposable
         Log = new RingCoreLog(LoggerFactory.CreateLogger(RingCoreLog.Category));
         // The host's meter factory scopes the meter to this host (tests, OpenTelemetry); hosts have one by default.
         Metrics = TransportMetrics.Create(services.GetService<IMeterFactory>());
-        Group = new RingThreadGroup(Options, Log, Metrics);
+        InboundScheduling = ChooseInboundScheduling();
+        // The ring count follows where application code will run, which Kestrel's AllowSynchronousIO can change.
+        Group = new RingThreadGroup(Options, Log, Metrics,
+            Options.RingThreadCount ?? RingCoreTransportOptions.DefaultRingThreadCount(InboundScheduling, Environment.ProcessorCount));
     }
+
+    /// <summary>Where accepted connections run application code (see <see cref="ChooseInboundScheduling"/>).</summary>
+    public RingCoreApplicationScheduling InboundScheduling { get; }
 
     public RingCoreTransportOptions Options { get; }
 
@@ -90,12 +96,16 @@ internal sealed class RingCoreRuntime : IAsyncDisposable, IDisposable
 
     public Task ReleaseRingsAsync() => Group.ReleaseAsync();
 
-    /// <summary>Accepted connections: scheduled as the options say (see <see cref="ChooseInboundScheduling"/>).</summary>
+    /// <summary>Accepted connections: scheduled as <see cref="InboundScheduling"/> says.</summary>
     public ConnectionSettings InboundSettings()
     {
         lock (_lock)
         {
-            return _inbound ??= new ConnectionSettings(Options, ChooseInboundScheduling(), MemoryPool(), Log, FinOnErrorSwitch.IsEnabled,
+            if (_inbound is null && InboundScheduling != Options.ApplicationScheduling)
+            {
+                Log.SynchronousIoUsesThreadPool(); // once, when the first listener binds
+            }
+            return _inbound ??= new ConnectionSettings(Options, InboundScheduling, MemoryPool(), Log, FinOnErrorSwitch.IsEnabled,
                 halfCloseOnOutputEnd: false);
         }
     }
@@ -126,7 +136,6 @@ internal sealed class RingCoreRuntime : IAsyncDisposable, IDisposable
         {
             // A synchronous body read or write blocks its thread until the ring moves the bytes; on the ring
             // thread itself that would never happen.
-            Log.SynchronousIoUsesThreadPool();
             return RingCoreApplicationScheduling.ThreadPool;
         }
         return Options.ApplicationScheduling;

@@ -9,7 +9,8 @@ public sealed class RingCoreTransportOptions
     /// and the thread pool runs the application, so there is one ring per 2 cores, at least one: more ring threads
     /// would only compete with the pool's workers for the cores (as .NET's own socket engine keeps one epoll thread
     /// for many cores when completions go to the thread pool). With
-    /// <see cref="RingCoreApplicationScheduling.UnsafeInline"/> the rings run the application: one per core.
+    /// <see cref="RingCoreApplicationScheduling.UnsafeInline"/> the rings run the application: one per core (unless
+    /// Kestrel's AllowSynchronousIO makes the transport run it on the thread pool after all: then as for ThreadPool).
     /// </summary>
     public int? RingThreadCount { get; set; }
 
@@ -20,9 +21,6 @@ public sealed class RingCoreTransportOptions
     /// cores' worth of requests (see docs/design.md, "How many rings").
     /// </summary>
     internal const int CoresPerRing = 2;
-
-    /// <summary>The ring threads to start: <see cref="RingThreadCount"/>, or what it picks when left null.</summary>
-    internal int EffectiveRingThreadCount => RingThreadCount ?? DefaultRingThreadCount(ApplicationScheduling, Environment.ProcessorCount);
 
     internal static int DefaultRingThreadCount(RingCoreApplicationScheduling scheduling, int processorCount) =>
         scheduling == RingCoreApplicationScheduling.UnsafeInline

@@ -14,6 +14,7 @@ internal sealed class RingThreadGroup
 
     private static readonly TimeSpan StopPollInterval = TimeSpan.FromMilliseconds(100);
     private readonly RingCoreTransportOptions _options;
+    private readonly int _ringCount;
     private readonly RingCoreLog _log;
     private readonly TransportMetrics? _metrics;
     private readonly Lock _lock = new();
@@ -22,9 +23,11 @@ internal sealed class RingThreadGroup
     private int _users;
     private int _nextForHandOff;
 
-    public RingThreadGroup(RingCoreTransportOptions options, RingCoreLog log, TransportMetrics? metrics = null)
+    public RingThreadGroup(RingCoreTransportOptions options, RingCoreLog log, TransportMetrics? metrics, int ringCount)
     {
+        ArgumentOutOfRangeException.ThrowIfLessThan(ringCount, 1);
         _options = options;
+        _ringCount = ringCount;
         _log = log;
         _metrics = metrics;
     }
@@ -96,7 +99,7 @@ internal sealed class RingThreadGroup
             SingleIssuer = _options.UseSingleIssuer,
             RegisterRingFd = _options.RegisterRingFd,
         };
-        int count = _options.EffectiveRingThreadCount;
+        int count = _ringCount;
         var threads = new List<RingThread>(count);
         try
         {

@@ -45,4 +45,26 @@ public sealed class RingCountTests
         }
         await ProcessResources.WaitForNoRingThreadsAsync();
     }
+
+    [Fact]
+    public async Task UnsafeInlineOverriddenByAllowSynchronousIoStartsTheThreadPoolCount()
+    {
+        await ProcessResources.WaitForNoRingThreadsAsync();
+        await using (var server = await RingServer.StartAsync(context => context.Response.WriteAsync("ok"),
+            configureTransport: options =>
+            {
+                options.RingThreadCount = null;
+                options.ApplicationScheduling = RingCoreApplicationScheduling.UnsafeInline;
+            },
+            configureKestrel: options => options.AllowSynchronousIO = true))
+        {
+            // Application code runs on the thread pool (event 12), so the rings only move bytes.
+            Assert.Equal(RingCoreTransportOptions.DefaultRingThreadCount(RingCoreApplicationScheduling.ThreadPool, Environment.ProcessorCount),
+                ProcessResources.RingThreadCount());
+            await server.Logs.WaitForAsync(e => e.EventId.Id == 12, TimeSpan.FromSeconds(10));
+            using var client = new HttpClient { BaseAddress = server.BaseAddress, Timeout = TimeSpan.FromSeconds(20) };
+            Assert.Equal("ok", await client.GetStringAsync("/"));
+        }
+        await ProcessResources.WaitForNoRingThreadsAsync();
+    }
 }
