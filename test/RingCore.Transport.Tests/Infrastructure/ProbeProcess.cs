@@ -268,12 +268,10 @@ public sealed class ProbeProcess : IAsyncDisposable
     /// <summary>The Seccomp field of the running probe's /proc/PID/status (0 none, 2 filter).</summary>
     public int SeccompMode() => ReadSeccompMode($"/proc/{_process.Id}/status");
 
-    public int IoUringFdCount() => Directory.GetFiles($"/proc/{_process.Id}/fd")
-        .Count(fd => (TryReadLink(fd) ?? "").Contains("io_uring", StringComparison.Ordinal));
+    public int IoUringFdCount() => ProcessResources.IoUringFdCount($"/proc/{_process.Id}");
 
     /// <summary>Sockets the probe holds open.</summary>
-    public int SocketFdCount() => Directory.GetFiles($"/proc/{_process.Id}/fd")
-        .Count(fd => (TryReadLink(fd) ?? "").StartsWith("socket:", StringComparison.Ordinal));
+    public int SocketFdCount() => ProcessResources.SocketFdCount($"/proc/{_process.Id}");
 
     /// <summary>
     /// Waits until the probe holds <paramref name="expected"/> sockets. Another process's fd table offers no event
@@ -294,8 +292,7 @@ public sealed class ProbeProcess : IAsyncDisposable
     }
 
     /// <summary>Threads of the probe named like ring threads ("RingCore ring N").</summary>
-    public int RingThreadCount() => Directory.GetDirectories($"/proc/{_process.Id}/task")
-        .Count(t => TryRead(Path.Combine(t, "comm")).StartsWith("RingCore ring", StringComparison.Ordinal));
+    public int RingThreadCount() => ProcessResources.RingThreadCount($"/proc/{_process.Id}");
 
     /// <summary>
     /// CPU time the probe has used so far, user plus system (utime + stime of /proc/PID/stat, in clock ticks of
@@ -381,33 +378,5 @@ public sealed class ProbeProcess : IAsyncDisposable
             return self;
         }
         return "dotnet";
-    }
-
-    private static string? TryReadLink(string path)
-    {
-        try
-        {
-            return new FileInfo(path).LinkTarget;
-        }
-        catch (IOException)
-        {
-            return null;
-        }
-        catch (UnauthorizedAccessException)
-        {
-            return null;
-        }
-    }
-
-    private static string TryRead(string path)
-    {
-        try
-        {
-            return File.ReadAllText(path);
-        }
-        catch (IOException)
-        {
-            return "";
-        }
     }
 }

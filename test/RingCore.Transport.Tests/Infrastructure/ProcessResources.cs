@@ -3,6 +3,8 @@ namespace RingCore.Transport.Tests.Infrastructure;
 /// <summary>What the test process holds: fds, io_uring fds and mappings, ring threads.</summary>
 public static class ProcessResources
 {
+    private const string Self = "/proc/self";
+
     public static int OpenFdCount() => Directory.GetFiles("/proc/self/fd").Length;
 
     /// <summary>
@@ -13,13 +15,14 @@ public static class ProcessResources
         .Count(fd => TryReadLink(fd) is string target &&
             (target.StartsWith("socket:", StringComparison.Ordinal) || target.Contains("io_uring", StringComparison.Ordinal) || target.Contains("eventfd", StringComparison.Ordinal)));
 
-    public static int IoUringFdCount() => Directory.GetFiles("/proc/self/fd")
+    /// <summary>io_uring instances open in this process, or in the one whose /proc directory is given.</summary>
+    public static int IoUringFdCount(string process = Self) => Directory.GetFiles($"{process}/fd")
         .Count(fd => (TryReadLink(fd) ?? "").Contains("io_uring", StringComparison.Ordinal));
 
     public static int IoUringMappingCount() => File.ReadAllLines("/proc/self/maps").Count(l => l.Contains("io_uring", StringComparison.Ordinal));
 
-    /// <summary>Threads of this process named like ring threads ("RingCore ring N").</summary>
-    public static int RingThreadCount() => Directory.GetDirectories("/proc/self/task")
+    /// <summary>Threads of this process (or the one whose /proc directory is given) named like ring threads ("RingCore ring N").</summary>
+    public static int RingThreadCount(string process = Self) => Directory.GetDirectories($"{process}/task")
         .Count(t => (TryRead(Path.Combine(t, "comm")) ?? "").StartsWith("RingCore ring", StringComparison.Ordinal));
 
     /// <summary>
@@ -56,7 +59,8 @@ public static class ProcessResources
         }
     }
 
-    public static int SocketFdCount() => Directory.GetFiles("/proc/self/fd")
+    /// <summary>Sockets open in this process, or in the one whose /proc directory is given.</summary>
+    public static int SocketFdCount(string process = Self) => Directory.GetFiles($"{process}/fd")
         .Count(fd => (TryReadLink(fd) ?? "").StartsWith("socket:", StringComparison.Ordinal));
 
     /// <summary>Where each thread named like a ring thread is, for a failure message: tid, state, kernel wait channel and stack.</summary>
