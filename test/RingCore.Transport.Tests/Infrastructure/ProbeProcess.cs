@@ -277,18 +277,11 @@ public sealed class ProbeProcess : IAsyncDisposable
     /// Waits until the probe holds <paramref name="expected"/> sockets. Another process's fd table offers no event
     /// to await, so this looks every 20 ms, for at most <paramref name="timeout"/>.
     /// </summary>
-    public async Task WaitForSocketCountAsync(int expected, TimeSpan timeout)
+    public Task WaitForSocketCountAsync(int expected, TimeSpan timeout)
     {
-        var deadline = DateTime.UtcNow + timeout;
-        int count;
-        while ((count = SocketFdCount()) != expected)
-        {
-            if (DateTime.UtcNow > deadline)
-            {
-                Assert.Fail($"The probe holds {count} sockets after {timeout.TotalSeconds} s; expected {expected}.\n{Transcript}");
-            }
-            await Task.Delay(20);
-        }
+        int count = 0;
+        return Polling.UntilAsync(() => (count = SocketFdCount()) == expected, timeout,
+            () => $"The probe holds {count} sockets after {timeout.TotalSeconds} s; expected {expected}.\n{Transcript}", intervalMilliseconds: 20);
     }
 
     /// <summary>Threads of the probe named like ring threads ("RingCore ring N").</summary>

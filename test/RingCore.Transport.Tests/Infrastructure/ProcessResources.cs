@@ -30,33 +30,20 @@ public static class ProcessResources
     /// completes its Stopped task as its last managed act and only then exits, so right after a host has stopped
     /// the OS may still list it for a moment; /proc offers no event to await, so this looks every 5 ms.
     /// </summary>
-    public static async Task WaitForNoRingThreadsAsync(TimeSpan? timeout = null)
+    public static Task WaitForNoRingThreadsAsync(TimeSpan? timeout = null)
     {
-        var deadline = DateTime.UtcNow + (timeout ?? TimeSpan.FromSeconds(10));
-        int count;
-        while ((count = RingThreadCount()) != 0)
-        {
-            if (DateTime.UtcNow > deadline)
-            {
-                Assert.Fail($"{count} ring thread(s) still run {(timeout ?? TimeSpan.FromSeconds(10)).TotalSeconds} s after their server stopped: {DescribeRingThreads()}");
-            }
-            await Task.Delay(5);
-        }
+        TimeSpan limit = timeout ?? TimeSpan.FromSeconds(10);
+        int count = 0;
+        return Polling.UntilAsync(() => (count = RingThreadCount()) == 0, limit,
+            () => $"{count} ring thread(s) still run {limit.TotalSeconds} s after their server stopped: {DescribeRingThreads()}");
     }
 
     /// <summary>Waits until exactly <paramref name="expected"/> ring threads run (see <see cref="WaitForNoRingThreadsAsync"/>).</summary>
-    public static async Task WaitForRingThreadCountAsync(int expected, TimeSpan? timeout = null)
+    public static Task WaitForRingThreadCountAsync(int expected, TimeSpan? timeout = null)
     {
-        var deadline = DateTime.UtcNow + (timeout ?? TimeSpan.FromSeconds(10));
-        int count;
-        while ((count = RingThreadCount()) != expected)
-        {
-            if (DateTime.UtcNow > deadline)
-            {
-                Assert.Fail($"{count} ring thread(s) run; expected {expected}.");
-            }
-            await Task.Delay(5);
-        }
+        int count = 0;
+        return Polling.UntilAsync(() => (count = RingThreadCount()) == expected, timeout ?? TimeSpan.FromSeconds(10),
+            () => $"{count} ring thread(s) run; expected {expected}.");
     }
 
     /// <summary>Sockets open in this process, or in the one whose /proc directory is given.</summary>

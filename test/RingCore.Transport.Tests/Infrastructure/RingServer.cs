@@ -111,18 +111,11 @@ public sealed class RingServer : ITestServer
     /// Completes when the transport holds exactly <paramref name="count"/> connections. The count changes on the ring
     /// threads with no event to await (the product has no test hook for it), so this looks every 5 ms.
     /// </summary>
-    public async Task WaitForConnectionsAsync(long count, TimeSpan? timeout = null)
+    public Task WaitForConnectionsAsync(long count, TimeSpan? timeout = null)
     {
-        var deadline = DateTime.UtcNow + (timeout ?? TimeSpan.FromSeconds(20));
-        long active;
-        while ((active = ActiveConnections) != count)
-        {
-            if (DateTime.UtcNow > deadline)
-            {
-                Assert.Fail($"The transport still holds {active} connection(s); expected {count}.");
-            }
-            await Task.Delay(5);
-        }
+        long active = 0;
+        return Polling.UntilAsync(() => (active = ActiveConnections) == count, timeout ?? TimeSpan.FromSeconds(20),
+            () => $"The transport still holds {active} connection(s); expected {count}.");
     }
 
     public Task StopAsync() => _host.StopAsync();

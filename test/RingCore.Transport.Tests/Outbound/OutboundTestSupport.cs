@@ -20,13 +20,5 @@ internal static class OutboundTestSupport
     /// fds another party closes); looks every 5 ms and fails with <paramref name="failure"/>'s text after
     /// <see cref="TestTimeout"/>.
     /// </summary>
-    public static async Task WaitUntilAsync(Func<bool> condition, Func<string> failure)
-    {
-        var deadline = DateTime.UtcNow + TestTimeout;
-        while (!condition())
-        {
-            Assert.True(DateTime.UtcNow < deadline, failure());
-            await Task.Delay(5);
-        }
-    }
+    public static Task WaitUntilAsync(Func<bool> condition, Func<string> failure) => Polling.UntilAsync(condition, TestTimeout, failure);
 }
