@@ -99,11 +99,10 @@ internal sealed class RingThreadGroup
             SingleIssuer = _options.UseSingleIssuer,
             RegisterRingFd = _options.RegisterRingFd,
         };
-        int count = _ringCount;
-        var threads = new List<RingThread>(count);
+        var threads = new List<RingThread>(_ringCount);
         try
         {
-            for (int i = 0; i < count; i++)
+            for (int i = 0; i < _ringCount; i++)
             {
                 threads.Add(RingThread.Start(new RingThreadSettings
                 {

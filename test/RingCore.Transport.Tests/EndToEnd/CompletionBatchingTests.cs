@@ -1,4 +1,3 @@
-using Microsoft.AspNetCore.Http;
 using RingCore.Transport.Tests.Faults;
 using RingCore.Transport.Tests.Infrastructure;
 using RingCore.Transport.Threading;
@@ -14,8 +13,6 @@ namespace RingCore.Transport.Tests.EndToEnd;
 [Collection(ServerCollection.Name)]
 public sealed class CompletionBatchingTests(ITestOutputHelper output)
 {
-    private static readonly byte[] Plaintext = "Hello, World!"u8.ToArray();
-
     [Theory]
     [InlineData(8, 300)]
     [InlineData(15, 200)]
@@ -27,7 +24,7 @@ public sealed class CompletionBatchingTests(ITestOutputHelper output)
             for (int round = 0; round < rounds; round++) // every connection's request at the same instant, each round
             {
                 await burst.SendAllAsync(RawClient.Get("/"));
-                await burst.ExpectAllAsync(1, Plaintext);
+                await burst.ExpectAllAsync(1, BurstTests.Plaintext);
             }
         }
         long batched = BatchedWaits(server);
@@ -45,7 +42,7 @@ public sealed class CompletionBatchingTests(ITestOutputHelper output)
             for (int round = 0; round < 10; round++)
             {
                 await burst.SendAllAsync(RawClient.Get("/"));
-                await burst.ExpectAllAsync(1, Plaintext);
+                await burst.ExpectAllAsync(1, BurstTests.Plaintext);
             }
         }
         long batched = BatchedWaits(server);
@@ -55,12 +52,7 @@ public sealed class CompletionBatchingTests(ITestOutputHelper output)
     }
 
     /// <summary>One ring, so that every connection counts towards the same ring's limit; batching at its default wait.</summary>
-    private static Task<RingServer> StartAsync() =>
-        RingServer.StartAsync(context =>
-        {
-            context.Response.ContentLength = Plaintext.Length;
-            return context.Response.Body.WriteAsync(Plaintext).AsTask();
-        }, configureTransport: options => options.RingThreadCount = 1);
+    private static Task<RingServer> StartAsync() => BurstTests.StartPlaintextServerAsync(options => options.RingThreadCount = 1);
 
     private static long BatchedWaits(RingServer server) =>
         server.Factory.Group.Threads.Sum(ring => Volatile.Read(ref ring.Counters.BatchedWaits));

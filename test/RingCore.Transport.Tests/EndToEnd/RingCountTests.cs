@@ -1,4 +1,5 @@
 using Microsoft.AspNetCore.Http;
+using Microsoft.AspNetCore.Server.Kestrel.Core;
 using RingCore.Transport.Tests.Infrastructure;
 
 namespace RingCore.Transport.Tests.EndToEnd;
@@ -27,41 +28,40 @@ public sealed class RingCountTests
     [InlineData(null, RingCoreApplicationScheduling.ThreadPool)]
     [InlineData(null, RingCoreApplicationScheduling.UnsafeInline)]
     [InlineData(3, RingCoreApplicationScheduling.ThreadPool)]
-    public async Task AServerStartsThatManyRingThreadsAndServesOnThem(int? asked, RingCoreApplicationScheduling scheduling)
-    {
-        await ProcessResources.WaitForNoRingThreadsAsync(); // those of an earlier test may still be exiting
-        int expected = asked ?? RingCoreTransportOptions.DefaultRingThreadCount(scheduling, Environment.ProcessorCount);
-
-        // RingServer fixes 2 rings for every other test; null here asks for the default.
-        await using (var server = await RingServer.StartAsync(context => context.Response.WriteAsync("ok"), configureTransport: options =>
-        {
-            options.RingThreadCount = asked;
-            options.ApplicationScheduling = scheduling;
-        }))
-        {
-            Assert.Equal(expected, ProcessResources.RingThreadCount());
-            using var client = new HttpClient { BaseAddress = server.BaseAddress, Timeout = TimeSpan.FromSeconds(20) };
-            Assert.Equal("ok", await client.GetStringAsync("/"));
-        }
-        await ProcessResources.WaitForNoRingThreadsAsync();
-    }
+    public Task AServerStartsThatManyRingThreadsAndServesOnThem(int? asked, RingCoreApplicationScheduling scheduling) =>
+        AssertServesOnRingThreadsAsync(
+            asked ?? RingCoreTransportOptions.DefaultRingThreadCount(scheduling, Environment.ProcessorCount),
+            options =>
+            {
+                options.RingThreadCount = asked; // RingServer fixes 2 rings for every other test; null asks for the default
+                options.ApplicationScheduling = scheduling;
+            });
 
     [Fact]
-    public async Task UnsafeInlineOverriddenByAllowSynchronousIoStartsTheThreadPoolCount()
-    {
-        await ProcessResources.WaitForNoRingThreadsAsync();
-        await using (var server = await RingServer.StartAsync(context => context.Response.WriteAsync("ok"),
-            configureTransport: options =>
+    public Task UnsafeInlineOverriddenByAllowSynchronousIoStartsTheThreadPoolCount() =>
+        // Application code runs on the thread pool (event 12), so the rings only move bytes.
+        AssertServesOnRingThreadsAsync(
+            RingCoreTransportOptions.DefaultRingThreadCount(RingCoreApplicationScheduling.ThreadPool, Environment.ProcessorCount),
+            options =>
             {
                 options.RingThreadCount = null;
                 options.ApplicationScheduling = RingCoreApplicationScheduling.UnsafeInline;
             },
-            configureKestrel: options => options.AllowSynchronousIO = true))
+            configureKestrel: options => options.AllowSynchronousIO = true,
+            expectedEvent: 12);
+
+    /// <summary>Starts a server, checks its ring thread count (and an event it must log), serves one request, stops.</summary>
+    private static async Task AssertServesOnRingThreadsAsync(int expected, Action<RingCoreTransportOptions> configureTransport,
+        Action<KestrelServerOptions>? configureKestrel = null, int? expectedEvent = null)
+    {
+        await ProcessResources.WaitForNoRingThreadsAsync(); // those of an earlier test may still be exiting
+        await using (var server = await RingServer.StartAsync(context => context.Response.WriteAsync("ok"), configureTransport, configureKestrel))
         {
-            // Application code runs on the thread pool (event 12), so the rings only move bytes.
-            Assert.Equal(RingCoreTransportOptions.DefaultRingThreadCount(RingCoreApplicationScheduling.ThreadPool, Environment.ProcessorCount),
-                ProcessResources.RingThreadCount());
-            await server.Logs.WaitForAsync(e => e.EventId.Id == 12, TimeSpan.FromSeconds(10));
+            Assert.Equal(expected, ProcessResources.RingThreadCount());
+            if (expectedEvent is int id)
+            {
+                await server.Logs.WaitForAsync(e => e.EventId.Id == id, TimeSpan.FromSeconds(10));
+            }
             using var client = new HttpClient { BaseAddress = server.BaseAddress, Timeout = TimeSpan.FromSeconds(20) };
             Assert.Equal("ok", await client.GetStringAsync("/"));
         }

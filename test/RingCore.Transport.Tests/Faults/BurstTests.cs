@@ -20,7 +20,7 @@ namespace RingCore.Transport.Tests.Faults;
 public sealed class BurstTests(ITestOutputHelper output)
 {
     private static readonly TimeSpan Timeout = TimeSpan.FromSeconds(60);
-    private static readonly byte[] Plaintext = "Hello, World!"u8.ToArray();
+    internal static readonly byte[] Plaintext = "Hello, World!"u8.ToArray();
 
     /// <summary>
     /// The livelock reproducer: a tiny SQ and two receive buffers, 32 clients sending at once. Before the loop's
@@ -178,7 +178,8 @@ public sealed class BurstTests(ITestOutputHelper output)
         FaultAssert.NoRingCoreLogAboveDebug(server.Logs);
     }
 
-    private static Task<RingServer> StartPlaintextServerAsync(Action<RingCoreTransportOptions> configure) =>
+    /// <summary>A server answering every request with <see cref="Plaintext"/> and its Content-Length (the raw clients read by it).</summary>
+    internal static Task<RingServer> StartPlaintextServerAsync(Action<RingCoreTransportOptions> configure) =>
         RingServer.StartAsync(context =>
         {
             context.Response.ContentLength = Plaintext.Length;
