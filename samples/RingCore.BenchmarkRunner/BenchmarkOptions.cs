@@ -5,7 +5,7 @@ namespace RingCore.BenchmarkRunner;
 
 public sealed record BenchmarkOptions
 {
-    public static readonly IReadOnlyList<string> KnownTransports = ["ringcore", "ringcore-inline", "sockets"];
+    public static readonly IReadOnlyList<string> KnownTransports = ["ringcore", "ringcore-threadpool", "ringcore-inline", "sockets"];
 
     public int Rounds { get; init; } = 3;
     public int DurationSeconds { get; init; } = 10;
@@ -51,7 +51,7 @@ public sealed record BenchmarkOptions
                                 or all (default all). proxy64 drives samples/RingCore.ProxySample (ringcore or sockets
                                 on both sides; other transports are skipped) in front of the sample app on Sockets
                                 (--server-dll replaces that backend, not the proxy)
-          --transports a,b,...  ringcore, ringcore-inline, sockets (default: all three, in that order); a RingCore
+          --transports a,b,...  ringcore, ringcore-threadpool, ringcore-inline, sockets (default: all four, in that order); a RingCore
                                 transport may carry sample-app settings: ringcore@batch-wait-us=100+rings=1
           --batch-wait-grid a,b,...  CompletionBatchWait values in µs (e.g. 0,100,250,500,1000): runs plaintext8/64/1024
                                 with ringcore@batch-wait-us=V for each value, and sockets as the baseline

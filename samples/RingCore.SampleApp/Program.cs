@@ -1,5 +1,5 @@
 // A TechEmpower-style app for trying RingCore and comparing it with Kestrel's Sockets transport.
-//   dotnet run -c Release --project samples/RingCore.SampleApp -- --urls http://127.0.0.1:5000 [--transport ringcore|ringcore-inline|sockets]
+//   dotnet run -c Release --project samples/RingCore.SampleApp -- --urls http://127.0.0.1:5000 [--transport ringcore|ringcore-threadpool|ringcore-inline|sockets]
 //   [--rings N] [--batch-wait-us N]: RingThreadCount and CompletionBatchWait, for the benchmark's grids (defaults otherwise)
 using System.Security.Cryptography;
 using RingCore.Transport;
@@ -24,7 +24,10 @@ void Tuning(RingCoreTransportOptions o)
 switch (transport)
 {
     case "ringcore":
-        builder.WebHost.UseRingCore(Tuning); // defaults: handlers run on the thread pool (ApplicationScheduling = ThreadPool)
+        builder.WebHost.UseRingCore(Tuning); // defaults: handlers run on the ring thread, which another takes over when one blocks (Inline)
+        break;
+    case "ringcore-threadpool":
+        builder.WebHost.UseRingCore(o => { Tuning(o); o.ApplicationScheduling = RingCoreApplicationScheduling.ThreadPool; }); // handlers on the thread pool
         break;
     case "ringcore-inline":
         builder.WebHost.UseRingCore(o => { Tuning(o); o.ApplicationScheduling = RingCoreApplicationScheduling.UnsafeInline; }); // opt-in, for comparison
@@ -32,7 +35,7 @@ switch (transport)
     case "sockets":
         break; // Kestrel's default transport
     default:
-        Console.Error.WriteLine($"Unknown --transport '{transport}': use ringcore, ringcore-inline or sockets.");
+        Console.Error.WriteLine($"Unknown --transport '{transport}': use ringcore, ringcore-threadpool, ringcore-inline or sockets.");
         return 2;
 }
 builder.WebHost.ConfigureKestrel(o => o.Limits.MaxRequestBodySize = null);

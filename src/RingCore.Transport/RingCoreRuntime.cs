@@ -41,7 +41,8 @@ internal sealed class RingCoreRuntime : IAsyncDisposable, IDisposable
         InboundScheduling = ChooseInboundScheduling();
         // The ring count follows where application code will run, which Kestrel's AllowSynchronousIO can change.
         Group = new RingThreadGroup(Options, Log, Metrics,
-            Options.RingThreadCount ?? RingCoreTransportOptions.DefaultRingThreadCount(InboundScheduling, Environment.ProcessorCount));
+            Options.RingThreadCount ?? RingCoreTransportOptions.DefaultRingThreadCount(InboundScheduling, Environment.ProcessorCount),
+            takeOverHeldRings: InboundScheduling == RingCoreApplicationScheduling.Inline);
     }
 
     /// <summary>Where accepted connections run application code (see <see cref="ChooseInboundScheduling"/>).</summary>
@@ -131,11 +132,11 @@ internal sealed class RingCoreRuntime : IAsyncDisposable, IDisposable
 
     private RingCoreApplicationScheduling ChooseInboundScheduling()
     {
-        if (Options.ApplicationScheduling == RingCoreApplicationScheduling.UnsafeInline &&
+        if (Options.ApplicationScheduling != RingCoreApplicationScheduling.ThreadPool &&
             _services.GetService<IOptions<KestrelServerOptions>>()?.Value.AllowSynchronousIO == true)
         {
-            // A synchronous body read or write blocks its thread until the ring moves the bytes; on the ring
-            // thread itself that would never happen.
+            // A synchronous body read or write blocks its thread until the ring moves the bytes: on the ring
+            // thread itself that would never happen with UnsafeInline, and would cost a takeover per read with Inline.
             return RingCoreApplicationScheduling.ThreadPool;
         }
         return Options.ApplicationScheduling;

@@ -23,7 +23,7 @@ public sealed class RingCoreTransportOptions
     internal const int CoresPerRing = 2;
 
     internal static int DefaultRingThreadCount(RingCoreApplicationScheduling scheduling, int processorCount) =>
-        scheduling == RingCoreApplicationScheduling.UnsafeInline
+        scheduling is RingCoreApplicationScheduling.Inline or RingCoreApplicationScheduling.UnsafeInline
             ? processorCount
             : Math.Max(1, (processorCount + CoresPerRing - 1) / CoresPerRing);
 
@@ -86,7 +86,7 @@ public sealed class RingCoreTransportOptions
     /// is only for applications known never to block. When Kestrel's AllowSynchronousIO is on, the transport uses
     /// ThreadPool whatever this says, because a synchronous read on the ring thread would wait for that thread.
     /// </summary>
-    public RingCoreApplicationScheduling ApplicationScheduling { get; set; } = RingCoreApplicationScheduling.ThreadPool;
+    public RingCoreApplicationScheduling ApplicationScheduling { get; set; } = RingCoreApplicationScheduling.Inline;
 
     /// <summary>
     /// Longest a ring thread waits to gather a batch of completions into one io_uring_enter under load. A ring
@@ -168,6 +168,16 @@ public enum RingCoreApplicationScheduling
     /// known never to block.
     /// </summary>
     UnsafeInline,
+
+    /// <summary>
+    /// On the ring thread that received the data, as <see cref="UnsafeInline"/> (no thread hop per request), with a
+    /// way out: when application code holds a ring thread for more than a few milliseconds (a synchronous wait, a
+    /// synchronous driver, Thread.Sleep, long CPU work), another thread takes over the ring at once and goes on
+    /// serving its connections; the held thread finishes its request whenever its wait ends, as on the thread
+    /// pool, and then waits to take over a ring in turn. Blocking code therefore costs a thread, as with Kestrel's
+    /// Sockets transport, and never stalls a ring for longer than that.
+    /// </summary>
+    Inline,
 }
 
 /// <summary>What happens when io_uring is unavailable.</summary>

@@ -5,7 +5,8 @@ using RingCore.Transport.Threading;
 
 namespace RingCore.Transport.Connections;
 
-// The application's thread pool sends its own responses when it can. The output pipe's read completes on the
+// The application's thread pool sends its own responses when it can (with inline scheduling, a handler on the
+// loop thread hands its response to the ring instead: SendDeferredReadOnRing). The output pipe's read completes on the
 // thread that flushed (the pipe's reader scheduler is inline), so with the default ThreadPool scheduling a
 // handler's flush lands here, off the ring. The send is deferred to a work item queued locally on that thread
 // (as Kestrel's Sockets transport defers its sends to an I/O queue): it runs once the handler yields, so the
@@ -52,7 +53,38 @@ internal sealed unsafe partial class RingConnection : IThreadPoolWorkItem
             return;
         }
         _deferredRead = result;
+        if (_ring.IsLoopThreadInApplicationCode)
+        {
+            // Inline scheduling: the handler runs on the ring's loop thread, which runs posted work right after the
+            // handler yields and submits the send with its next enter: no syscall of the handler's own.
+            _ring.Post(static s => ((RingConnection)s!).SendDeferredReadOnRing(), this);
+            return;
+        }
         ThreadPool.UnsafeQueueUserWorkItem(this, preferLocal: true);
+    }
+
+    /// <summary>Ring thread: the deferred read of a handler that ran on the loop thread; sends what it flushed since.</summary>
+    private void SendDeferredReadOnRing()
+    {
+        ReadResult result = _deferredRead;
+        _deferredRead = default;
+        try
+        {
+            _output.Reader.AdvanceTo(result.Buffer.Start); // nothing consumed: read again to see later flushes too
+            if (!_output.Reader.TryRead(out result))
+            {
+                ReadOutput();
+                AfterEvent();
+                return;
+            }
+        }
+        catch (Exception ex)
+        {
+            ((IRingOperationOwner)this).OnFault(ex);
+            AfterEvent();
+            return;
+        }
+        HandleOutputRead(result);
     }
 
     /// <summary>The deferred send: everything flushed since the read completed goes out together.</summary>

@@ -11,7 +11,8 @@ internal interface ICqeHandler
 
 /// <summary>
 /// One io_uring: setup, the mapped SQ/CQ, SQE acquisition, one-enter submission and in-place CQE reaping.
-/// Not thread-safe by design: only the thread that created it may use it (SINGLE_ISSUER), which is checked.
+/// Not thread-safe by design: only one thread uses it at a time, which is checked: the one that created it, or the
+/// one it was handed to (TransferToCurrentThread, for rings without SINGLE_ISSUER).
 /// </summary>
 internal sealed unsafe class IoUring : IDisposable
 {
@@ -20,7 +21,7 @@ internal sealed unsafe class IoUring : IDisposable
     private readonly int _ringFd;
     private readonly int _enterFd;
     private readonly uint _enterFlags;
-    private readonly int _ownerThreadId;
+    private int _ownerThreadId;
 
     // Submission queue: kernel-shared head/tail/flags, plus our local tail of prepared-but-unpublished SQEs.
     private readonly uint* _sqHead;
@@ -346,6 +347,19 @@ internal sealed unsafe class IoUring : IDisposable
     {
         long rc = Libc.syscall(IoUringSyscall.Register, _ringFd, (nint)opcode, (nint)arg, (nint)count, 0, 0);
         return rc < 0 ? -Libc.LastErrno : (int)rc;
+    }
+
+    /// <summary>
+    /// Makes the calling thread the ring's user from now on (a takeover: the previous user has handed it over and
+    /// touches it no more). Only for rings any thread may enter: without SINGLE_ISSUER and a registered ring fd.
+    /// </summary>
+    public void TransferToCurrentThread()
+    {
+        if (HasSingleIssuer || RingFdRegistered)
+        {
+            throw new InvalidOperationException("A ring set up with SINGLE_ISSUER or a registered ring fd stays with the thread that created it.");
+        }
+        Volatile.Write(ref _ownerThreadId, Environment.CurrentManagedThreadId);
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]

@@ -3,27 +3,11 @@ using System.IO.Pipelines;
 namespace RingCore.Transport.Threading;
 
 /// <summary>
-/// Runs application continuations inline on the ring thread (the UnsafeInline scheduling opt-in), and marks the
-/// time they take as application code, so the stall watchdog can say whether a stalled ring is held by the
-/// application or by the transport itself.
+/// The input pipe's reader scheduler with inline scheduling (Inline and UnsafeInline): application code resumed by
+/// the ring runs on the ring's loop thread, between loop turns, where the stall watchdog and the takeover monitor
+/// see it (<see cref="RingThread.ScheduleApplicationWork"/>).
 /// </summary>
 internal sealed class InlineApplicationScheduler(RingThread ring) : PipeScheduler
 {
-    public override void Schedule(Action<object?> action, object? state)
-    {
-        if (!ring.IsCurrentThread)
-        {
-            action(state); // not on the ring (e.g. the first request, dispatched by Kestrel to the thread pool)
-            return;
-        }
-        ring.EnterApplicationCode();
-        try
-        {
-            action(state);
-        }
-        finally
-        {
-            ring.ExitApplicationCode();
-        }
-    }
+    public override void Schedule(Action<object?> action, object? state) => ring.ScheduleApplicationWork(action, state);
 }

@@ -20,10 +20,13 @@ namespace RingCore.Transport.Threading;
 ///    waiting only when nothing is left to do (no posted work, no backlog, no starved receiver to resume);
 /// 4. reap at most one CQ's worth of completions. Handlers only prepare SQEs (an SQE that does not fit waits in
 ///    the ring's backlog), so nothing a handler does can complete before the next enter.
+/// With inline scheduling, application code that completions resume (Kestrel's request processing) is queued
+/// and run at the top of the next turn, where the loop holds nothing half done, so a thread held there can be
+/// replaced by another (RingThread.Takeover.cs).
 /// An exception in a handler or in posted work ends its owner only. A failed io_uring_enter fails the ring:
 /// every owner is failed cleanly and the ring's memory is left mapped, since the kernel may still write into it.
 /// </remarks>
-internal sealed unsafe class RingThread : PipeScheduler, ICqeHandler
+internal sealed unsafe partial class RingThread : PipeScheduler, ICqeHandler
 {
     private const byte OpWake = 1;
     private const byte OpIgnore = 2;
@@ -32,6 +35,7 @@ internal sealed unsafe class RingThread : PipeScheduler, ICqeHandler
     private readonly RingThreadSettings _settings;
     private readonly ILogger _logger;
     private readonly ConcurrentQueue<(Action<object?> Action, object? State)> _workQueue = new();
+    private readonly Queue<(Action<object?> Action, object? State)> _applicationWork = new(); // ring code only
     private readonly Queue<IStarvedReceiver> _starved = new();
     private readonly TaskCompletionSource _started = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private readonly TaskCompletionSource _stopped = new(TaskCreationOptions.RunContinuationsAsynchronously);
@@ -39,8 +43,7 @@ internal sealed unsafe class RingThread : PipeScheduler, ICqeHandler
     private readonly CompletionBatcher _batcher;
     private readonly Thread _thread;
     private long _awayFromRingSince;      // Environment.TickCount64 when the loop last left io_uring_enter; 0 inside it
-    private long _applicationCodeSince;   // when application code started running on this thread (inline); 0 when not
-    private int _applicationCodeDepth;
+    private long _applicationCodeSince;   // when the loop thread started the application work it runs; 0 when none
     private uint _receivesPrepared;       // receive SQEs prepared since the last enter (see OnReceivePrepared)
     private int _sleeping;
     private int _wakersInFlight;   // posters between seeing _sleeping and writing the eventfd
@@ -73,7 +76,7 @@ internal sealed unsafe class RingThread : PipeScheduler, ICqeHandler
     /// <summary>The provided-buffer ring receives select from; only for use on this thread.</summary>
     public ProvidedBufferRing Buffers => _buffers!;
 
-    /// <summary>Runs application code inline on this thread and tells the stall watchdog while it does.</summary>
+    /// <summary>Runs application code on this ring's loop thread, between loop turns (inline scheduling).</summary>
     public PipeScheduler ApplicationScheduler { get; }
 
     /// <summary>False once the ring has failed: it takes no new connections and runs no more work.</summary>
@@ -89,7 +92,7 @@ internal sealed unsafe class RingThread : PipeScheduler, ICqeHandler
         return since == 0 ? 0 : Math.Max(0, now - since);
     }
 
-    /// <summary>Whether application code is running on this thread right now (inline scheduling only).</summary>
+    /// <summary>Whether the loop thread is running application code right now (inline scheduling only).</summary>
     public bool InApplicationCode => Volatile.Read(ref _applicationCodeSince) != 0;
 
     /// <summary>The away-since stamp of the stall the watchdog last reported (watchdog use only).</summary>
@@ -104,7 +107,19 @@ internal sealed unsafe class RingThread : PipeScheduler, ICqeHandler
     /// <summary>True while the thread waits in the kernel with no bound (posting to it then costs a wake-up).</summary>
     public bool IsSleeping => Volatile.Read(ref _sleeping) == 1;
 
-    public bool IsCurrentThread => Environment.CurrentManagedThreadId == _thread.ManagedThreadId;
+    /// <summary>
+    /// True when the calling thread runs this ring's loop and is in ring code: only then may it touch ring state
+    /// (the SQ, the operation table, the buffer ring, the pipes' ring side). False on application threads, and
+    /// on a loop thread while it runs application work, which therefore takes the same off-ring paths as a
+    /// thread-pool thread and never holds ring state that a takeover would have to wait for.
+    /// </summary>
+    public bool IsCurrentThread => t_ringCodeOf == this;
+
+    /// <summary>
+    /// True on a loop thread of this ring that runs application work (also after it lost the loop to a takeover):
+    /// what it hands to the ring runs right after the work returns, with no wake-up.
+    /// </summary>
+    public bool IsLoopThreadInApplicationCode => t_applicationWorkOf == this;
 
     /// <summary>Completes when the thread has torn its ring down (or failed) and is about to exit.</summary>
     public Task Stopped => _stopped.Task;
@@ -164,30 +179,43 @@ internal sealed unsafe class RingThread : PipeScheduler, ICqeHandler
 
     public override void Schedule(Action<object?> action, object? state) => Post(action, state);
 
-    /// <summary>Waits for the OS thread to exit (it does right after <see cref="Stopped"/> completes).</summary>
-    public bool Join(TimeSpan timeout) => _thread.Join(timeout);
+    /// <summary>
+    /// Runs application code (a continuation Kestrel registered on a pipe): queued for the top of the next loop
+    /// turn when ring code resumes it; at once, on the calling thread, when an application thread does.
+    /// </summary>
+    public void ScheduleApplicationWork(Action<object?> action, object? state)
+    {
+        if (IsCurrentThread && !_failed)
+        {
+            _applicationWork.Enqueue((action, state));
+            return;
+        }
+        action(state);
+    }
+
+    /// <summary>
+    /// Waits for the thread that ended the loop and the standby loop threads it released to exit (they do right
+    /// after <see cref="Stopped"/> completes). A loop thread still held by application code is not waited for.
+    /// </summary>
+    public bool Join(TimeSpan timeout)
+    {
+        var waited = System.Diagnostics.Stopwatch.StartNew();
+        foreach (Thread thread in _endedLoopThreads)
+        {
+            TimeSpan left = timeout - waited.Elapsed;
+            if (left < TimeSpan.Zero || !thread.Join(left))
+            {
+                return false;
+            }
+        }
+        return true;
+    }
 
     /// <summary>Asks the thread to close what it owns and exit once every operation has completed.</summary>
     public Task StopAsync()
     {
         Post(static s => ((RingThread)s!).BeginStop(), this);
         return _stopped.Task;
-    }
-
-    internal void EnterApplicationCode()
-    {
-        if (_applicationCodeDepth++ == 0)
-        {
-            Volatile.Write(ref _applicationCodeSince, Environment.TickCount64);
-        }
-    }
-
-    internal void ExitApplicationCode()
-    {
-        if (--_applicationCodeDepth == 0)
-        {
-            Volatile.Write(ref _applicationCodeSince, 0);
-        }
     }
 
     private void Wake()
@@ -212,30 +240,48 @@ internal sealed unsafe class RingThread : PipeScheduler, ICqeHandler
         }
         _settings.Metrics?.Track(this);
         _started.SetResult();
+        RunLoopUntilEnded(epoch: 0);
+    }
 
+    /// <summary>
+    /// Runs the loop on the calling thread. Returns true when the ring has ended (stopped or failed) and this
+    /// thread tore it down; false when the loop was handed to another thread while this one ran application work.
+    /// </summary>
+    private bool RunLoop()
+    {
+        t_ringCodeOf = this;
+        bool ended = false;
         bool failed = false;
         try
         {
-            Loop();
+            ended = Loop();
         }
         catch (Exception ex)
         {
-            failed = true;
+            ended = failed = true;
             Fail(ex);
         }
         finally
         {
-            Volatile.Write(ref _awayFromRingSince, 0); // a thread that is gone stalls nobody
-            _settings.Metrics?.Retire(this);
-            if (!failed)
+            t_ringCodeOf = null;
+            if (ended)
             {
-                Teardown();
+                Volatile.Write(ref _loop, t_loopEpoch << EpochShift | LoopEnded);
+                Volatile.Write(ref _awayFromRingSince, 0); // a thread that is gone stalls nobody
+                _settings.Metrics?.Retire(this);
+                if (!failed)
+                {
+                    Teardown();
+                }
+                _endedLoopThreads.Enqueue(Thread.CurrentThread);
+                EndStandbyThreads();
+                _stopped.TrySetResult();
             }
-            _stopped.TrySetResult();
         }
+        return ended;
     }
 
-    private void Initialize()
+    private void PinToCpu()
     {
         if (_settings.Cpu is int cpu)
         {
@@ -244,6 +290,11 @@ internal sealed unsafe class RingThread : PipeScheduler, ICqeHandler
             mask[cpu / 64] |= 1UL << (cpu % 64);
             Libc.sched_setaffinity(0, 16 * sizeof(ulong), mask); // best effort: a restricted cpuset may refuse
         }
+    }
+
+    private void Initialize()
+    {
+        PinToCpu();
         _ring = IoUring.Create(_settings.Ring);
         RingRequirements.Check(_ring);
         _buffers = ProvidedBufferRing.Register(_ring, groupId: 0, _settings.BufferRingEntries, _settings.BufferSize, _settings.IncrementalBuffers);
@@ -262,17 +313,22 @@ internal sealed unsafe class RingThread : PipeScheduler, ICqeHandler
         _wakeArmed = true;
     }
 
-    private void Loop()
+    /// <summary>True when the ring has stopped; false when the loop was taken over (see <see cref="RunLoop"/>).</summary>
+    private bool Loop()
     {
         while (true)
         {
+            if (!RunApplicationWork())
+            {
+                return false;
+            }
             RunPostedWork();
             ResumeStarvedReceivers();
             if (_stopping && _operations.Count == 0)
             {
-                if (!_wakeArmed)
+                if (!_wakeArmed && _applicationWork.Count == 0)
                 {
-                    return;
+                    return true;
                 }
                 // The kernel may still write the wake buffer; cancel the read and wait for its CQE before freeing it.
                 if (!_wakeCancelled)
@@ -287,7 +343,7 @@ internal sealed unsafe class RingThread : PipeScheduler, ICqeHandler
             // so they are neither a sign of load nor something to wait for.
             uint completingAtOnce = toSubmit - Math.Min(toSubmit, _receivesPrepared);
             _receivesPrepared = 0;
-            bool workLeft = !_workQueue.IsEmpty || _starved.Count > 0 || toSubmit > Ring.SqEntries;
+            bool workLeft = !_workQueue.IsEmpty || _applicationWork.Count > 0 || _starved.Count > 0 || toSubmit > Ring.SqEntries;
             uint batchTarget = _stopping || workLeft ? 0 : _batcher.BatchTarget(completingAtOnce, Counters.ActiveConnections);
             bool batched = batchTarget > 0;
             if (batched)
@@ -333,6 +389,32 @@ internal sealed unsafe class RingThread : PipeScheduler, ICqeHandler
             throw new IOException($"io_uring_enter failed: {Errno.Describe(errno)} (injected by a test)");
         }
         Ring.SubmitAndWait(waitFor, timeoutNanoseconds: timeoutNanoseconds);
+    }
+
+    /// <summary>
+    /// Runs the application work queued since the last turn (inline scheduling). Returns false when the loop was
+    /// handed to another thread while an item ran: this thread then owns nothing and must leave the loop at once.
+    /// </summary>
+    private bool RunApplicationWork()
+    {
+        for (int i = 0; i < MaxWorkItemsPerTurn && _applicationWork.TryDequeue(out var item); i++)
+        {
+            EnterApplicationWork();
+            try
+            {
+                item.Action(item.State);
+            }
+            catch (Exception ex)
+            {
+                // Pipe continuations report their own errors; one that throws anyway must not end the ring.
+                LogSafely(ex, "Unhandled exception in application code run on ring thread {Index}.");
+            }
+            if (!ReturnFromApplicationWork())
+            {
+                return false;
+            }
+        }
+        return true;
     }
 
     private void RunPostedWork()
@@ -437,7 +519,11 @@ internal sealed unsafe class RingThread : PipeScheduler, ICqeHandler
     /// </summary>
     private void Fail(Exception exception)
     {
-        _failed = true;
+        _failed = true; // from here application continuations run on the thread that resumes them
+        while (_applicationWork.TryDequeue(out var item))
+        {
+            System.Threading.ThreadPool.UnsafeQueueUserWorkItem(item.Action, item.State, preferLocal: false);
+        }
         try
         {
             _logger.LogCritical(exception, "Ring thread {Index} failed: {Reason}. Its {Count} connection(s) and listener(s) are closed; the other rings keep serving.",

@@ -4,7 +4,7 @@ namespace RingCore.Transport.Threading;
 /// Running totals of one ring thread. The ring thread writes them with plain increments (no lock, no
 /// interlocked: one writer); metrics read them from other threads, where a value a moment old is fine.
 /// <see cref="Wakeups"/>, <see cref="DirectSends"/> and <see cref="DirectBytesSent"/> are written by application
-/// threads, so they are interlocked.
+/// threads and <see cref="Takeovers"/> by the takeover monitor, so they are interlocked.
 /// </summary>
 internal sealed class RingThreadCounters
 {
@@ -19,6 +19,7 @@ internal sealed class RingThreadCounters
     public long Wakeups;               // eventfd writes by other threads
     public long DirectSends;           // send(2) calls made on the application's thread (see RingConnection.DirectSend.cs)
     public long DirectBytesSent;       // bytes those sent
+    public long Takeovers;             // loops handed to another thread because application code held this one (interlocked)
 
     public long ActiveConnections => Volatile.Read(ref ConnectionsOpened) - Volatile.Read(ref ConnectionsClosed);
 }

@@ -19,12 +19,16 @@ internal sealed class RingThreadGroup
     private readonly TransportMetrics? _metrics;
     private readonly Lock _lock = new();
     private RingThread[] _threads = [];
+    private readonly bool _takeOverHeldRings;
     private RingStallWatchdog? _watchdog;
+    private RingTakeoverMonitor? _takeoverMonitor;
     private int _users;
     private int _nextForHandOff;
 
-    public RingThreadGroup(RingCoreTransportOptions options, RingCoreLog log, TransportMetrics? metrics, int ringCount)
+    // takeOverHeldRings: Inline scheduling, where a ring whose thread application code holds moves to another thread.
+    public RingThreadGroup(RingCoreTransportOptions options, RingCoreLog log, TransportMetrics? metrics, int ringCount, bool takeOverHeldRings = false)
     {
+        _takeOverHeldRings = takeOverHeldRings;
         ArgumentOutOfRangeException.ThrowIfLessThan(ringCount, 1);
         _options = options;
         _ringCount = ringCount;
@@ -45,6 +49,7 @@ internal sealed class RingThreadGroup
                 {
                     _threads = StartThreads();
                     _watchdog = new RingStallWatchdog(_threads, _log);
+                    _takeoverMonitor = _takeOverHeldRings ? new RingTakeoverMonitor(_threads) : null;
                 }
                 catch
                 {
@@ -69,6 +74,8 @@ internal sealed class RingThreadGroup
             _threads = [];
             _watchdog?.Dispose();
             _watchdog = null;
+            _takeoverMonitor?.Dispose();
+            _takeoverMonitor = null;
         }
         await StopAsync(stopping).ConfigureAwait(false);
     }
@@ -96,8 +103,10 @@ internal sealed class RingThreadGroup
         {
             SqEntries = (uint)_options.SubmissionQueueSize,
             CqEntries = (uint)_options.CompletionQueueSize,
-            SingleIssuer = _options.UseSingleIssuer,
-            RegisterRingFd = _options.RegisterRingFd,
+            // A takeover needs a ring any thread may enter: SINGLE_ISSUER (and DEFER_TASKRUN, which needs it) and a
+            // registered ring fd (registered per thread) tie it to the thread that set it up.
+            SingleIssuer = _options.UseSingleIssuer && !_takeOverHeldRings,
+            RegisterRingFd = _options.RegisterRingFd && !_takeOverHeldRings,
         };
         var threads = new List<RingThread>(_ringCount);
         try
@@ -115,6 +124,7 @@ internal sealed class RingThreadGroup
                     Metrics = _metrics,
                     CompletionBatchWaitNanoseconds = (long)(_options.CompletionBatchWait.Ticks * (1_000_000_000 / TimeSpan.TicksPerSecond)),
                     Cpu = _options.PinRingThreadsToCores ? i % Environment.ProcessorCount : null,
+                    TakeOverWhenHeld = _takeOverHeldRings,
                 }, _log.Logger));
             }
         }

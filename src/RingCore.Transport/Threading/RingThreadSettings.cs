@@ -25,6 +25,13 @@ internal sealed record RingThreadSettings
     /// <summary>The metrics of the factory that started the thread; null for rings used alone (ring tests).</summary>
     public TransportMetrics? Metrics { get; init; }
 
+    /// <summary>
+    /// Application code runs on the loop thread (Inline scheduling) and a loop thread held by it is replaced by
+    /// another (see RingThread.Takeover.cs). Needs a ring without SINGLE_ISSUER, DEFER_TASKRUN and a registered
+    /// ring fd, which all tie the ring to one thread.
+    /// </summary>
+    public bool TakeOverWhenHeld { get; init; }
+
     /// <summary>CPU to pin the thread to, or null for no affinity.</summary>
     public int? Cpu { get; init; }
 }

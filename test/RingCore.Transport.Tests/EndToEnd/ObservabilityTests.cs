@@ -152,7 +152,9 @@ public sealed class ObservabilityTests
         var line = Assert.Single(lines);
         Assert.Equal(LogLevel.Information, line.Level);
         Assert.Contains($"127.0.0.1:{server.Port}", line.Message);
-        Assert.Contains("SINGLE_ISSUER|DEFER_TASKRUN", line.Message);
+        // The default (inline scheduling, whose rings another thread can take over) asks for rings any thread may enter.
+        Assert.Contains("setup flags COOP_TASKRUN|SUBMIT_ALL", line.Message);
+        Assert.Contains("registered ring fd no", line.Message);
         Assert.Contains("2 io_uring thread(s)", line.Message);
     }
 }

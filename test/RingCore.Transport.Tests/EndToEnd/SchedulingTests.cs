@@ -7,9 +7,9 @@ using RingCore.Transport.Tests.Infrastructure;
 namespace RingCore.Transport.Tests.EndToEnd;
 
 /// <summary>
-/// Where application code runs: on the thread pool by default, on the ring thread only with the UnsafeInline
-/// opt-in (and never when Kestrel allows synchronous I/O); and what a user is told when a handler blocks a ring
-/// thread.
+/// Where application code runs: on the ring thread by default, which another thread takes over when a handler
+/// blocks it; on the thread pool with ThreadPool scheduling and whenever Kestrel allows synchronous I/O; and what a
+/// user of the UnsafeInline opt-in is told when a handler blocks a ring thread.
 /// </summary>
 [Collection(ServerCollection.Name)]
 public sealed class SchedulingTests
@@ -55,7 +55,7 @@ public sealed class SchedulingTests
     }
 
     [Fact]
-    public async Task ByDefaultABlockedHandlerStallsNobodyElse()
+    public async Task ByDefaultHandlersRunOnTheRingThreadAndOneThatBlocksItLosesTheRingToAnotherThread()
     {
         using var release = new ManualResetEventSlim();
         var blocking = new TaskCompletionSource<string>(TaskCreationOptions.RunContinuationsAsynchronously);
@@ -71,17 +71,61 @@ public sealed class SchedulingTests
 
         using var blockedClient = new HttpClient { BaseAddress = server.BaseAddress };
         using var otherClient = new HttpClient { BaseAddress = server.BaseAddress };
+        // The second request of a keep-alive connection is resumed by the ring (see the UnsafeInline test).
+        Assert.Equal("done", await blockedClient.GetStringAsync("/warm-up"));
+        long takeoversBefore = Takeovers(server);
+        Task<string> blocked = blockedClient.GetStringAsync("/block");
+        Assert.StartsWith("RingCore ring ", await blocking.Task.WaitAsync(Timeout), StringComparison.Ordinal);
+
+        // Another connection on the same (only) ring is served, twice, while the first handler still holds the
+        // thread that ran the ring's loop: another thread runs it now.
+        Assert.Equal("done", await otherClient.GetStringAsync("/other").WaitAsync(Timeout));
+        Assert.Equal("done", await otherClient.GetStringAsync("/other").WaitAsync(Timeout));
+        Assert.False(blocked.IsCompleted);
+        Assert.True(Takeovers(server) - takeoversBefore >= 1, "the ring was not taken over");
+
+        release.Set();
+        Assert.Equal("done", await blocked.WaitAsync(Timeout));
+        Assert.Equal("done", await blockedClient.GetStringAsync("/after").WaitAsync(Timeout));
+        Assert.DoesNotContain(server.Logs.Entries, e => e.EventId.Id == RingThreadStalledEvent);
+    }
+
+    [Fact]
+    public async Task WithThreadPoolSchedulingAHandlerNeverRunsOnTheRingThread()
+    {
+        using var release = new ManualResetEventSlim();
+        var blocking = new TaskCompletionSource<string>(TaskCreationOptions.RunContinuationsAsynchronously);
+        await using var server = await RingServer.StartAsync(context =>
+        {
+            if (context.Request.Path == "/block")
+            {
+                blocking.TrySetResult(Thread.CurrentThread.Name ?? "(unnamed)");
+                release.Wait(Timeout);
+            }
+            return context.Response.WriteAsync("done");
+        }, configureTransport: options =>
+        {
+            options.RingThreadCount = 1;
+            options.ApplicationScheduling = RingCoreApplicationScheduling.ThreadPool;
+        });
+
+        using var blockedClient = new HttpClient { BaseAddress = server.BaseAddress };
+        using var otherClient = new HttpClient { BaseAddress = server.BaseAddress };
+        Assert.Equal("done", await blockedClient.GetStringAsync("/warm-up"));
         Task<string> blocked = blockedClient.GetStringAsync("/block");
         Assert.DoesNotContain("RingCore ring", await blocking.Task.WaitAsync(Timeout), StringComparison.Ordinal);
 
-        // Another connection on the same (only) ring is served while the first handler still blocks.
         Assert.Equal("done", await otherClient.GetStringAsync("/other").WaitAsync(Timeout));
         Assert.False(blocked.IsCompleted);
 
         release.Set();
         Assert.Equal("done", await blocked.WaitAsync(Timeout));
+        Assert.Equal(0, Takeovers(server));
         Assert.DoesNotContain(server.Logs.Entries, e => e.EventId.Id == RingThreadStalledEvent);
     }
+
+    private static long Takeovers(RingServer server) =>
+        server.Factory.Group.Threads.Sum(ring => Interlocked.Read(ref ring.Counters.Takeovers));
 
     [Fact]
     public async Task WhenKestrelAllowsSynchronousIoEvenUnsafeInlineRunsHandlersOnTheThreadPool()

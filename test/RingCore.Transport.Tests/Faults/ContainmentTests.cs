@@ -73,9 +73,10 @@ public sealed partial class ContainmentTests
         // The handler aborts its connection; the abort's ring-side work is posted to the ring, where the hook throws.
         var hooks = new RingTestHooks();
         int thrown = 0;
+        int aborting = 0; // armed by the aborting handler: the survivor's posted work (its responses) must not throw
         hooks.BeforePostedWork = state =>
         {
-            if (state is RingConnection && Interlocked.Exchange(ref thrown, 1) == 0)
+            if (state is RingConnection && Volatile.Read(ref aborting) == 1 && Interlocked.Exchange(ref thrown, 1) == 0)
             {
                 throw new InvalidOperationException("Injected into posted work by the test.");
             }
@@ -84,6 +85,7 @@ public sealed partial class ContainmentTests
         {
             if (context.Request.Path == "/abort")
             {
+                Volatile.Write(ref aborting, 1);
                 context.Abort();
                 return Task.CompletedTask;
             }

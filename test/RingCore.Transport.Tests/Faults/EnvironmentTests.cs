@@ -46,6 +46,9 @@ public sealed class EnvironmentTests
             },
             configureTransport: options =>
             {
+                // ThreadPool scheduling asks for rings tied to their thread; the Inline default never does (a
+                // takeover needs rings any thread may enter: ObservabilityTests checks its startup line).
+                options.ApplicationScheduling = RingCoreApplicationScheduling.ThreadPool;
                 options.UseSingleIssuer = useSingleIssuer;
                 options.RegisterRingFd = registerRingFd;
             }))

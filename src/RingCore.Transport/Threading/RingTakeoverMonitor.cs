@@ -1,0 +1,53 @@
+namespace RingCore.Transport.Threading;
+
+/// <summary>
+/// With Inline scheduling, hands a ring's loop to another thread when application code has held its loop thread
+/// for <see cref="HeldMilliseconds"/> (see RingThread.Takeover.cs). A thread of its own, not a timer: timer
+/// callbacks run on the thread pool, which the very handlers that block may have exhausted.
+/// </summary>
+internal sealed class RingTakeoverMonitor : IDisposable
+{
+    /// <summary>
+    /// Application work that holds a loop thread this long loses the loop. Long enough that ordinary handlers
+    /// (well under a millisecond) never cause a takeover; short enough that a blocked one costs the ring's other
+    /// connections a few milliseconds (Environment.TickCount64 counts in the kernel's ticks, up to 4 ms).
+    /// </summary>
+    public const long HeldMilliseconds = 5;
+
+    // Checks while a ring is awake; a ring asleep in the kernel runs no application code, so checks space out.
+    private const int BusyPeriodMilliseconds = 1;
+    private const int IdlePeriodMilliseconds = 20;
+
+    private readonly RingThread[] _rings;
+    private readonly ManualResetEventSlim _stop = new(false, spinCount: 0); // no spinning between checks
+    private readonly Thread _thread;
+
+    public RingTakeoverMonitor(RingThread[] rings)
+    {
+        _rings = rings;
+        _thread = new Thread(Run) { IsBackground = true, Name = "RingCore monitor" };
+        _thread.Start();
+    }
+
+    private void Run()
+    {
+        int period = IdlePeriodMilliseconds;
+        while (!_stop.Wait(period))
+        {
+            long now = Environment.TickCount64;
+            bool anyAwake = false;
+            foreach (RingThread ring in _rings)
+            {
+                ring.TakeOverIfHeld(now, HeldMilliseconds);
+                anyAwake |= !ring.IsSleeping;
+            }
+            period = anyAwake ? BusyPeriodMilliseconds : IdlePeriodMilliseconds;
+        }
+    }
+
+    public void Dispose()
+    {
+        _stop.Set();
+        _thread.Join(TimeSpan.FromSeconds(1));
+    }
+}

@@ -1,0 +1,165 @@
+using System.Collections.Concurrent;
+
+namespace RingCore.Transport.Threading;
+
+// Inline scheduling with a way out. Application code runs on the loop thread, but only between loop turns
+// (RunApplicationWork), where the loop holds nothing half done. A handler that blocks there (sync-over-async,
+// Thread.Sleep, a synchronous driver) would stall every connection of the ring; instead, the takeover monitor
+// sees the loop thread held by application code for longer than RingTakeoverMonitor.HeldMilliseconds and hands
+// the loop to another thread: a standby one if the ring has one, a new one otherwise. The held thread finishes
+// its application work whenever it does, finds the loop gone (its compare-and-swap back to ring code fails),
+// touches nothing of the ring and waits as a standby for the next takeover.
+//
+// Why another thread may simply go on with the ring: the rings are set up without SINGLE_ISSUER, DEFER_TASKRUN
+// and a registered ring fd (RingThreadSettings.TakeOverWhenHeld), so any thread may enter them; the requests the
+// held thread submitted keep completing, because their completion work (task_work, COOP_TASKRUN) wakes that
+// thread from its interruptible wait or runs at its next return from the kernel, and their CQEs land in the
+// shared CQ (measured: docs/design.md, "What the hop costs"). A loop thread never exits while the ring lives,
+// since an exiting thread would take the requests it submitted with it.
+//
+// Who may touch ring state is decided by _loop alone: a state and the epoch of the thread that owns the loop
+// (each takeover starts a new epoch). The loop thread moves the state between RingCode and ApplicationCode around
+// each item of application work; the monitor moves ApplicationCode to HandedOver in the next epoch (only from
+// ApplicationCode, and only once per epoch); the new loop thread sets RingCode in its epoch. A held thread's return
+// compares against its own epoch, so it fails even when the new owner is itself in application code at that
+// moment. The compare-and-swaps order the old thread's last ring writes before the new thread's first.
+internal sealed partial class RingThread
+{
+    private const long LoopInRingCode = 0;
+    private const long LoopInApplicationCode = 1;
+    private const long LoopHandedOver = 2;
+    private const long LoopEnded = 3;
+    private const int EpochShift = 2; // _loop = epoch << EpochShift | state
+
+    // The ring whose loop the current thread runs, while it is in ring code; the ring whose application work it
+    // runs, while it does.
+    [ThreadStatic] private static RingThread? t_ringCodeOf;
+    [ThreadStatic] private static RingThread? t_applicationWorkOf;
+    [ThreadStatic] private static long t_loopEpoch; // the epoch in which the current thread owns (or owned) a loop
+
+    private readonly ConcurrentStack<StandbyLoopThread> _standby = new();
+    private readonly ConcurrentQueue<Thread> _endedLoopThreads = new(); // for Join: the last loop thread and released standbys
+    private long _loop;
+    private int _ended;
+
+    /// <summary>A loop thread that lost the loop and waits to take it over again.</summary>
+    private sealed class StandbyLoopThread
+    {
+        public readonly SemaphoreSlim Signal = new(0);
+        public readonly Thread Thread = Thread.CurrentThread;
+        public long Epoch;          // the epoch it owns the loop in, written before Signal is released
+        public volatile bool Exit;
+    }
+
+    private void EnterApplicationWork()
+    {
+        t_ringCodeOf = null;
+        t_applicationWorkOf = this;
+        Volatile.Write(ref _applicationCodeSince, Environment.TickCount64);
+        Volatile.Write(ref _loop, t_loopEpoch << EpochShift | LoopInApplicationCode);
+    }
+
+    /// <summary>False when the loop was handed to another thread meanwhile: this thread must not touch the ring.</summary>
+    private bool ReturnFromApplicationWork()
+    {
+        t_applicationWorkOf = null;
+        long held = t_loopEpoch << EpochShift | LoopInApplicationCode;
+        if (Interlocked.CompareExchange(ref _loop, t_loopEpoch << EpochShift | LoopInRingCode, held) != held)
+        {
+            return false;
+        }
+        Volatile.Write(ref _applicationCodeSince, 0);
+        t_ringCodeOf = this;
+        return true;
+    }
+
+    /// <summary>
+    /// Takeover monitor: hands the loop to another thread when application work has held the loop thread for at
+    /// least <paramref name="heldMilliseconds"/>. True when it did.
+    /// </summary>
+    public bool TakeOverIfHeld(long now, long heldMilliseconds)
+    {
+        long loop = Volatile.Read(ref _loop);
+        if (!_settings.TakeOverWhenHeld || (loop & 3) != LoopInApplicationCode)
+        {
+            return false;
+        }
+        long since = Volatile.Read(ref _applicationCodeSince);
+        long epoch = (loop >> EpochShift) + 1;
+        if (since == 0 || now - since < heldMilliseconds ||
+            Interlocked.CompareExchange(ref _loop, epoch << EpochShift | LoopHandedOver, loop) != loop)
+        {
+            return false;
+        }
+        Interlocked.Increment(ref Counters.Takeovers);
+        if (_standby.TryPop(out StandbyLoopThread? standby))
+        {
+            standby.Epoch = epoch;
+            standby.Signal.Release();
+        }
+        else
+        {
+            new Thread(() => RunTakenOverLoop(epoch)) { IsBackground = true, Name = $"RingCore ring {Index}" }.Start();
+        }
+        return true;
+    }
+
+    /// <summary>The body of a loop thread started by a takeover.</summary>
+    private void RunTakenOverLoop(long epoch)
+    {
+        PinToCpu();
+        RunLoopUntilEnded(epoch);
+    }
+
+    /// <summary>Runs the loop whenever this thread owns it (from <paramref name="epoch"/> on), until the ring ends.</summary>
+    private void RunLoopUntilEnded(long epoch)
+    {
+        while (true)
+        {
+            t_loopEpoch = epoch;
+            Volatile.Write(ref _awayFromRingSince, Environment.TickCount64);
+            Volatile.Write(ref _applicationCodeSince, 0);
+            Volatile.Write(ref _loop, epoch << EpochShift | LoopInRingCode);
+            if (_settings.TakeOverWhenHeld)
+            {
+                Ring.TransferToCurrentThread();
+            }
+            if (RunLoop() || !WaitToTakeOver(out epoch))
+            {
+                return; // the ring has ended
+            }
+        }
+    }
+
+    /// <summary>
+    /// A thread whose loop was taken over waits here to be handed the loop again. False when the ring has ended
+    /// meanwhile: the thread then exits.
+    /// </summary>
+    private bool WaitToTakeOver(out long epoch)
+    {
+        epoch = 0;
+        var me = new StandbyLoopThread();
+        _standby.Push(me);
+        // EndStandbyThreads sets _ended before it empties the stack, so a thread that pushed itself after that
+        // sees it here, and one that pushed itself before is found there.
+        if (Volatile.Read(ref _ended) != 0)
+        {
+            return false;
+        }
+        me.Signal.Wait();
+        epoch = me.Epoch;
+        return !me.Exit;
+    }
+
+    /// <summary>The ring has ended: standby loop threads exit (held ones do when their application work returns).</summary>
+    private void EndStandbyThreads()
+    {
+        Interlocked.Exchange(ref _ended, 1);
+        while (_standby.TryPop(out StandbyLoopThread? standby))
+        {
+            standby.Exit = true;
+            standby.Signal.Release();
+            _endedLoopThreads.Enqueue(standby.Thread);
+        }
+    }
+}
