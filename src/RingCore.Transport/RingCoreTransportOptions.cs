@@ -79,12 +79,15 @@ public sealed class RingCoreTransportOptions
     public long? MaxWriteBufferSize { get; set; } = 64 * 1024;
 
     /// <summary>
-    /// Where the application's code runs when data arrives. Default:
-    /// <see cref="RingCoreApplicationScheduling.ThreadPool"/>, as with Kestrel's Sockets transport: a handler that
-    /// blocks its thread (sync-over-async, synchronous drivers, Thread.Sleep) holds only its own request.
-    /// <see cref="RingCoreApplicationScheduling.UnsafeInline"/> runs handlers on the ring thread (no thread hop) and
-    /// is only for applications known never to block. When Kestrel's AllowSynchronousIO is on, the transport uses
-    /// ThreadPool whatever this says, because a synchronous read on the ring thread would wait for that thread.
+    /// Where the application's code runs when data arrives. Default: <see cref="RingCoreApplicationScheduling.Inline"/>:
+    /// handlers run on the ring thread that received their data (no thread hop per request), and a handler that
+    /// blocks that thread (sync-over-async, synchronous drivers, Thread.Sleep, long CPU work) costs a thread, as with
+    /// Kestrel's Sockets transport, because another thread takes the ring over within a few milliseconds.
+    /// <see cref="RingCoreApplicationScheduling.ThreadPool"/> runs every request on the .NET thread pool, as the
+    /// Sockets transport does. <see cref="RingCoreApplicationScheduling.UnsafeInline"/> has no way out and is only
+    /// for applications known never to block. When Kestrel's AllowSynchronousIO is on for the whole server, the
+    /// transport uses ThreadPool whatever this says: every synchronous body read would otherwise cost a takeover
+    /// (with Inline) or wait forever for the thread it holds (with UnsafeInline).
     /// </summary>
     public RingCoreApplicationScheduling ApplicationScheduling { get; set; } = RingCoreApplicationScheduling.Inline;
 
@@ -154,7 +157,7 @@ public enum RingCoreApplicationScheduling
 {
     /// <summary>
     /// On the .NET thread pool, as with Kestrel's Sockets transport: a handler that blocks its thread holds only its
-    /// own request, and every other connection keeps being served. The default.
+    /// own request, and every other connection keeps being served. Costs a thread hop per request.
     /// </summary>
     ThreadPool,
 
@@ -175,7 +178,7 @@ public enum RingCoreApplicationScheduling
     /// synchronous driver, Thread.Sleep, long CPU work), another thread takes over the ring at once and goes on
     /// serving its connections; the held thread finishes its request whenever its wait ends, as on the thread
     /// pool, and then waits to take over a ring in turn. Blocking code therefore costs a thread, as with Kestrel's
-    /// Sockets transport, and never stalls a ring for longer than that.
+    /// Sockets transport, and never stalls a ring for longer than that. The default.
     /// </summary>
     Inline,
 }

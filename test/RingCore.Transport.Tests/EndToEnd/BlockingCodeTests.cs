@@ -184,8 +184,10 @@ public sealed class BlockingCodeTests(ITestOutputHelper output)
     /// Abort from another thread takes effect on the socket at once, even while the connection's ring thread is
     /// held by a handler (only possible with the UnsafeInline opt-in, which is what holds it here).
     /// </summary>
-    [Fact]
-    public async Task AbortFromAnotherThreadResetsAtOnceWhileTheRingThreadIsHeld()
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public async Task AbortFromAnotherThreadResetsAtOnceWhileTheRingThreadIsHeld(bool unsafeInline)
     {
         using var release = new ManualResetEventSlim();
         var holding = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
@@ -199,13 +201,16 @@ public sealed class BlockingCodeTests(ITestOutputHelper output)
             else if (context.Request.Path == "/hold")
             {
                 holding.TrySetResult();
-                release.Wait(Timeout); // blocks the ring thread: UnsafeInline runs this on it
+                release.Wait(Timeout); // blocks the ring thread that received it (Inline: until the ring is taken over)
             }
             return WriteAsync(context, Ok);
         }, configureTransport: options =>
         {
             options.RingThreadCount = 1;
-            options.ApplicationScheduling = RingCoreApplicationScheduling.UnsafeInline;
+            if (unsafeInline)
+            {
+                options.ApplicationScheduling = RingCoreApplicationScheduling.UnsafeInline;
+            }
         });
         using var cts = new CancellationTokenSource(Timeout);
 
@@ -271,6 +276,16 @@ public sealed class BlockingCodeTests(ITestOutputHelper output)
             // Shutdown timeout 2 s, then Kestrel aborts what remains (waiting 1 s for it) and the transport stops at once.
             Assert.True(stopping.Elapsed < TimeSpan.FromSeconds(5), $"stop took {stopping.Elapsed.TotalSeconds:F1} s");
             var (_, _) = await client.ReadToEndAsync(cts.Token); // the client's connection was closed
+            client.Dispose();
+            if (!unsafeInline)
+            {
+                // While the handler still blocks: every fd is closed and the only ring-named thread left is the
+                // blocked one, if application code held a loop thread (Inline); none with the thread pool.
+                Assert.Equal(fdsBefore, ProcessResources.TransportFdCount());
+                int ringThreads = ProcessResources.RingThreadCount();
+                output.WriteLine($"ring threads left while the handler blocks: {ringThreads}");
+                Assert.True(ringThreads <= 1, $"{ringThreads} ring threads left behind");
+            }
         }
         finally
         {
