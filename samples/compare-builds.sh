@@ -19,6 +19,7 @@ dotnet build -c Release samples/RingCore.SampleApp -nologo -v quiet -o "$work/ne
 # name=dll:transport
 runs=("old-default=$work/old-bin/RingCore.SampleApp.dll:ringcore"
       "new-default=$work/new-bin/RingCore.SampleApp.dll:ringcore"
+      "new-threadpool=$work/new-bin/RingCore.SampleApp.dll:ringcore-threadpool"
       "new-inline=$work/new-bin/RingCore.SampleApp.dll:ringcore-inline"
       "sockets=$work/new-bin/RingCore.SampleApp.dll:sockets")
 port=5077
