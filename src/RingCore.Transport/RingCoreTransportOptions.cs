@@ -123,6 +123,14 @@ public sealed class RingCoreTransportOptions
     /// </summary>
     internal bool RegisterRingFd { get; set; } = true;
 
+    /// <summary>
+    /// With Inline scheduling, how many threads application code may hold per ring after they lost the ring to a
+    /// takeover; while that many are held, the ring hands new application work to the thread pool (as ThreadPool
+    /// scheduling does) instead of running it on its loop thread, so handlers that all block cannot make the
+    /// transport start threads without bound. Tests lower it. Default: 64.
+    /// </summary>
+    internal int MaxHeldThreadsPerRing { get; set; } = 64;
+
     /// <summary>Ask for incremental buffer consumption (IOU_PBUF_RING_INC, Linux 6.12); tests turn it off. Default: true.</summary>
     internal bool IncrementalBuffers { get; set; } = true;
 

@@ -8,7 +8,7 @@ namespace RingCore.Transport.Threading;
 internal readonly record struct RingSample(
     long ConnectionsOpened, long ConnectionsClosed, long BytesReceived, long BytesSent,
     long BufferRingExhausted, long AcceptPauses, long Wakeups, long OtherSyscalls,
-    long Enters, long Submitted, long Completed, long CqOverflows)
+    long Enters, long Submitted, long Completed, long CqOverflows, long Takeovers)
 {
     /// <summary>
     /// Every system call on the transport's hot paths: io_uring_enter, eventfd wake-ups, per-connection calls and
@@ -25,7 +25,8 @@ internal readonly record struct RingSample(
             Volatile.Read(ref c.BytesReceived), Volatile.Read(ref c.BytesSent) + Volatile.Read(ref c.DirectBytesSent),
             Volatile.Read(ref c.BufferRingExhausted), Volatile.Read(ref c.AcceptPauses),
             Volatile.Read(ref c.Wakeups), Volatile.Read(ref c.OtherSyscalls) + Volatile.Read(ref c.DirectSends),
-            thread.Ring.EnterCount, thread.Ring.SubmittedCount, thread.Ring.CompletedCount, thread.Ring.OverflowCount);
+            thread.Ring.EnterCount, thread.Ring.SubmittedCount, thread.Ring.CompletedCount, thread.Ring.OverflowCount,
+            Volatile.Read(ref c.Takeovers));
     }
 
     public static RingSample operator +(RingSample a, RingSample b) => new(
@@ -33,5 +34,6 @@ internal readonly record struct RingSample(
         a.BytesReceived + b.BytesReceived, a.BytesSent + b.BytesSent,
         a.BufferRingExhausted + b.BufferRingExhausted, a.AcceptPauses + b.AcceptPauses,
         a.Wakeups + b.Wakeups, a.OtherSyscalls + b.OtherSyscalls,
-        a.Enters + b.Enters, a.Submitted + b.Submitted, a.Completed + b.Completed, a.CqOverflows + b.CqOverflows);
+        a.Enters + b.Enters, a.Submitted + b.Submitted, a.Completed + b.Completed, a.CqOverflows + b.CqOverflows,
+        a.Takeovers + b.Takeovers);
 }

@@ -23,6 +23,12 @@ namespace RingCore.Transport.Threading;
 // ApplicationCode, and only once per epoch); the new loop thread sets RingCode in its epoch. A held thread's return
 // compares against its own epoch, so it fails even when the new owner is itself in application code at that
 // moment. The compare-and-swaps order the old thread's last ring writes before the new thread's first.
+//
+// Bounds: the thread that takes over exists before the loop is handed to it (a standby, or one started and
+// waiting), so a thread that cannot be started (a container's pids limit) leaves the ring with its held thread, as
+// if no takeover had been tried. And while MaxHeldThreads threads of a ring are held, its loop hands application
+// work to the thread pool instead of running it, so handlers that all block cost the pool's threads, as under
+// Kestrel's Sockets transport, not one new thread each.
 internal sealed partial class RingThread
 {
     private const long LoopInRingCode = 0;
@@ -41,15 +47,23 @@ internal sealed partial class RingThread
     private readonly ConcurrentQueue<Thread> _endedLoopThreads = new(); // for Join: the last loop thread and released standbys
     private long _loop;
     private int _ended;
+    private int _heldThreads; // loop threads application work holds after they lost the loop (interlocked)
 
     /// <summary>A loop thread that lost the loop and waits to take it over again.</summary>
-    private sealed class StandbyLoopThread
+    private sealed class StandbyLoopThread(Thread thread)
     {
         public readonly SemaphoreSlim Signal = new(0);
-        public readonly Thread Thread = Thread.CurrentThread;
+        public readonly Thread Thread = thread;
         public long Epoch;          // the epoch it owns the loop in, written before Signal is released
         public volatile bool Exit;
     }
+
+    /// <summary>
+    /// Whether application work may run on the loop thread: not while <see cref="RingThreadSettings.MaxHeldThreads"/>
+    /// threads of this ring are held by earlier work (it then goes to the thread pool).
+    /// </summary>
+    private bool MayRunApplicationWorkOnLoopThread =>
+        !_settings.TakeOverWhenHeld || Volatile.Read(ref _heldThreads) < _settings.MaxHeldThreads;
 
     private void EnterApplicationWork()
     {
@@ -66,6 +80,7 @@ internal sealed partial class RingThread
         long held = t_loopEpoch << EpochShift | LoopInApplicationCode;
         if (Interlocked.CompareExchange(ref _loop, t_loopEpoch << EpochShift | LoopInRingCode, held) != held)
         {
+            Interlocked.Decrement(ref _heldThreads);
             return false;
         }
         Volatile.Write(ref _applicationCodeSince, 0);
@@ -85,30 +100,57 @@ internal sealed partial class RingThread
             return false;
         }
         long since = Volatile.Read(ref _applicationCodeSince);
-        long epoch = (loop >> EpochShift) + 1;
-        if (since == 0 || now - since < heldMilliseconds ||
-            Interlocked.CompareExchange(ref _loop, epoch << EpochShift | LoopHandedOver, loop) != loop)
+        if (since == 0 || now - since < heldMilliseconds)
         {
             return false;
         }
+        if (!_standby.TryPop(out StandbyLoopThread? next) && (next = TryStartStandbyThread()) is null)
+        {
+            return false; // no thread to hand the loop to: the ring waits for its held thread, as without takeovers
+        }
+        long epoch = (loop >> EpochShift) + 1;
+        Interlocked.Increment(ref _heldThreads); // before the loop can see itself lost and count its return
+        if (Interlocked.CompareExchange(ref _loop, epoch << EpochShift | LoopHandedOver, loop) != loop)
+        {
+            Interlocked.Decrement(ref _heldThreads);
+            ParkStandby(next); // the application work returned meanwhile
+            return false;
+        }
         Interlocked.Increment(ref Counters.Takeovers);
-        if (_standby.TryPop(out StandbyLoopThread? standby))
-        {
-            standby.Epoch = epoch;
-            standby.Signal.Release();
-        }
-        else
-        {
-            new Thread(() => RunTakenOverLoop(epoch)) { IsBackground = true, Name = $"RingCore ring {Index}" }.Start();
-        }
+        next.Epoch = epoch;
+        next.Signal.Release();
         return true;
     }
 
-    /// <summary>The body of a loop thread started by a takeover.</summary>
-    private void RunTakenOverLoop(long epoch)
+    /// <summary>A new loop thread for this ring, waiting as a standby; null when the system refuses a thread.</summary>
+    private StandbyLoopThread? TryStartStandbyThread()
+    {
+        StandbyLoopThread? standby = null;
+        var thread = new Thread(() => RunStartedStandby(standby!)) { IsBackground = true, Name = $"RingCore ring {Index}" };
+        standby = new StandbyLoopThread(thread);
+        try
+        {
+            thread.Start();
+            return standby;
+        }
+        catch (Exception ex) when (ex is OutOfMemoryException or ThreadStartException)
+        {
+            return null; // e.g. a cgroup's pids limit; the held thread keeps the ring
+        }
+    }
+
+    /// <summary>
+    /// The body of a loop thread started for a takeover. It waits for its own signal only: the monitor that
+    /// started it hands it the loop, or parks it on the standby stack when the takeover did not happen.
+    /// </summary>
+    private void RunStartedStandby(StandbyLoopThread standby)
     {
         PinToCpu();
-        RunLoopUntilEnded(epoch);
+        standby.Signal.Wait();
+        if (!standby.Exit)
+        {
+            RunLoopUntilEnded(standby.Epoch);
+        }
     }
 
     /// <summary>Runs the loop whenever this thread owns it (from <paramref name="epoch"/> on), until the ring ends.</summary>
@@ -124,7 +166,7 @@ internal sealed partial class RingThread
             {
                 Ring.TransferToCurrentThread();
             }
-            if (RunLoop() || !WaitToTakeOver(out epoch))
+            if (RunLoop() || !WaitAsStandby(new StandbyLoopThread(Thread.CurrentThread), out epoch))
             {
                 return; // the ring has ended
             }
@@ -132,23 +174,27 @@ internal sealed partial class RingThread
     }
 
     /// <summary>
-    /// A thread whose loop was taken over waits here to be handed the loop again. False when the ring has ended
-    /// meanwhile: the thread then exits.
+    /// Waits on the standby stack to be handed the loop. False when the ring has ended meanwhile: the thread then
+    /// exits.
     /// </summary>
-    private bool WaitToTakeOver(out long epoch)
+    private bool WaitAsStandby(StandbyLoopThread me, out long epoch)
     {
-        epoch = 0;
-        var me = new StandbyLoopThread();
-        _standby.Push(me);
-        // EndStandbyThreads sets _ended before it empties the stack, so a thread that pushed itself after that
-        // sees it here, and one that pushed itself before is found there.
-        if (Volatile.Read(ref _ended) != 0)
-        {
-            return false;
-        }
+        ParkStandby(me);
         me.Signal.Wait();
         epoch = me.Epoch;
         return !me.Exit;
+    }
+
+    /// <summary>Puts a standby on the stack; releases it at once when the ring has ended.</summary>
+    private void ParkStandby(StandbyLoopThread standby)
+    {
+        _standby.Push(standby);
+        // EndStandbyThreads sets _ended before it empties the stack, so a standby pushed after that is released
+        // here, and one pushed before is released there.
+        if (Volatile.Read(ref _ended) != 0)
+        {
+            EndStandbyThreads();
+        }
     }
 
     /// <summary>The ring has ended: standby loop threads exit (held ones do when their application work returns).</summary>

@@ -399,6 +399,11 @@ internal sealed unsafe partial class RingThread : PipeScheduler, ICqeHandler
     {
         for (int i = 0; i < MaxWorkItemsPerTurn && _applicationWork.TryDequeue(out var item); i++)
         {
+            if (!MayRunApplicationWorkOnLoopThread)
+            {
+                System.Threading.ThreadPool.UnsafeQueueUserWorkItem(item.Action, item.State, preferLocal: false);
+                continue;
+            }
             EnterApplicationWork();
             try
             {

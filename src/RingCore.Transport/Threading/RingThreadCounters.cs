@@ -1,8 +1,9 @@
 namespace RingCore.Transport.Threading;
 
 /// <summary>
-/// Running totals of one ring thread. The ring thread writes them with plain increments (no lock, no
-/// interlocked: one writer); metrics read them from other threads, where a value a moment old is fine.
+/// Running totals of one ring. The thread that runs its loop writes them with plain increments (no lock, no
+/// interlocked: one writer at a time, since a takeover hands the loop over with a compare-and-swap); metrics read
+/// them from other threads, where a value a moment old is fine.
 /// <see cref="Wakeups"/>, <see cref="DirectSends"/> and <see cref="DirectBytesSent"/> are written by application
 /// threads and <see cref="Takeovers"/> by the takeover monitor, so they are interlocked.
 /// </summary>

@@ -125,6 +125,7 @@ internal sealed class RingThreadGroup
                     CompletionBatchWaitNanoseconds = (long)(_options.CompletionBatchWait.Ticks * (1_000_000_000 / TimeSpan.TicksPerSecond)),
                     Cpu = _options.PinRingThreadsToCores ? i % Environment.ProcessorCount : null,
                     TakeOverWhenHeld = _takeOverHeldRings,
+                    MaxHeldThreads = _options.MaxHeldThreadsPerRing,
                 }, _log.Logger));
             }
         }

@@ -32,6 +32,9 @@ internal sealed record RingThreadSettings
     /// </summary>
     public bool TakeOverWhenHeld { get; init; }
 
+    /// <summary>With <see cref="TakeOverWhenHeld"/>: see RingCoreTransportOptions.MaxHeldThreadsPerRing.</summary>
+    public int MaxHeldThreads { get; init; } = 64;
+
     /// <summary>CPU to pin the thread to, or null for no affinity.</summary>
     public int? Cpu { get; init; }
 }

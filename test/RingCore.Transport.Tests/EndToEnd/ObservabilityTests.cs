@@ -50,6 +50,7 @@ public sealed class ObservabilityTests
         Assert.Contains("ringcore.buffer_ring.exhausted_receives", after.Keys);
         Assert.Contains("ringcore.accept.pauses", after.Keys);
         Assert.Contains("ringcore.ring.wakeups", after.Keys);
+        Assert.Contains("ringcore.ring.takeovers", after.Keys);
         Assert.Contains(metrics.CompletionsPerEnter, m => m.Value > 0 && m.Ring is int);
         Assert.Equal([0, 1], metrics.RingIndexes.Cast<int>().Order()); // per-ring measurements of both ring threads
     }
