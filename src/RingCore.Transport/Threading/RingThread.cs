@@ -92,6 +92,9 @@ internal sealed unsafe partial class RingThread : PipeScheduler, ICqeHandler
         return since == 0 ? 0 : Math.Max(0, now - since);
     }
 
+    /// <summary>Whether another thread takes the loop over when application code holds it (Inline scheduling).</summary>
+    public bool MovesWhenHeld => _settings.TakeOverWhenHeld;
+
     /// <summary>Whether the loop thread is running application code right now (inline scheduling only).</summary>
     public bool InApplicationCode => Volatile.Read(ref _applicationCodeSince) != 0;
 

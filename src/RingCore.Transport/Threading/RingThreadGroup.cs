@@ -64,6 +64,7 @@ internal sealed class RingThreadGroup
     public async Task ReleaseAsync()
     {
         RingThread[] stopping;
+        RingTakeoverMonitor? takeoverMonitor;
         lock (_lock)
         {
             if (--_users > 0)
@@ -74,10 +75,13 @@ internal sealed class RingThreadGroup
             _threads = [];
             _watchdog?.Dispose();
             _watchdog = null;
-            _takeoverMonitor?.Dispose();
+            takeoverMonitor = _takeoverMonitor;
             _takeoverMonitor = null;
         }
+        // The monitor stays until the rings have stopped: application code that stopping resumes (a handler seeing
+        // its connection aborted) may block too, and its ring must still move to another thread then.
         await StopAsync(stopping).ConfigureAwait(false);
+        takeoverMonitor?.Dispose();
     }
 
     /// <summary>The next ring thread in round-robin order, for connections accepted by a single acceptor.</summary>
@@ -141,12 +145,13 @@ internal sealed class RingThreadGroup
     {
         Task all = Task.WhenAll(threads.Select(t => t.StopAsync()));
         var waited = System.Diagnostics.Stopwatch.StartNew();
-        // Bounded, and shorter still when every ring that has not stopped is held by application code (UnsafeInline
-        // with a handler that blocks): such a ring stops when the handler returns, and waiting holds up the host.
+        // Bounded, and shorter still when every ring that has not stopped is held by application code and cannot
+        // move to another thread (UnsafeInline with a handler that blocks): such a ring stops when the handler
+        // returns, and waiting holds up the host. An Inline ring held by a handler moves and stops as usual.
         while (await Task.WhenAny(all, Task.Delay(StopPollInterval)).ConfigureAwait(false) != all)
         {
             RingThread[] running = threads.Where(t => !t.Stopped.IsCompleted).ToArray();
-            bool allHeldByApplication = running.Length > 0 && running.All(t => t.InApplicationCode) && waited.Elapsed > StopPollInterval;
+            bool allHeldByApplication = running.Length > 0 && running.All(t => t.InApplicationCode && !t.MovesWhenHeld) && waited.Elapsed > StopPollInterval;
             if (allHeldByApplication || (running.Length > 0 && waited.Elapsed > StopTimeout))
             {
                 foreach (RingThread thread in running)
