@@ -36,6 +36,7 @@ internal sealed partial class RingThread
     private const long LoopHandedOver = 2;
     private const long LoopEnded = 3;
     private const int EpochShift = 2; // _loop = epoch << EpochShift | state
+    private const long StateMask = (1 << EpochShift) - 1;
 
     // The ring whose loop the current thread runs, while it is in ring code; the ring whose application work it
     // runs, while it does.
@@ -95,7 +96,7 @@ internal sealed partial class RingThread
     public bool TakeOverIfHeld(long now, long heldMilliseconds)
     {
         long loop = Volatile.Read(ref _loop);
-        if (!_settings.TakeOverWhenHeld || (loop & 3) != LoopInApplicationCode)
+        if (!_settings.TakeOverWhenHeld || (loop & StateMask) != LoopInApplicationCode)
         {
             return false;
         }

@@ -195,7 +195,7 @@ public sealed class BlockingCodeTests(ITestOutputHelper output)
         const int Connections = 1000, Rounds = 4;
         int requests = 0;
         int fdsBefore = ProcessResources.TransportFdCount();
-        await using var server = await RingServer.StartAsync(context =>
+        var server = await RingServer.StartAsync(context =>
         {
             if (Interlocked.Increment(ref requests) % 4 == 0)
             {
@@ -204,22 +204,27 @@ public sealed class BlockingCodeTests(ITestOutputHelper output)
             return WriteAsync(context, Ok);
         }, configureTransport: DefaultOptions);
 
-        using (var clients = await Burst.ConnectAsync(server.LoopbackEndPoint, Connections))
+        try
         {
-            for (int round = 0; round < Rounds; round++)
+            using (var clients = await Burst.ConnectAsync(server.LoopbackEndPoint, Connections))
             {
-                await clients.SendAllAsync(RawClient.Get("/maybe-sleep"));
-                await clients.ExpectAllAsync(1, Ok);
+                for (int round = 0; round < Rounds; round++)
+                {
+                    await clients.SendAllAsync(RawClient.Get("/maybe-sleep"));
+                    await clients.ExpectAllAsync(1, Ok);
+                }
             }
+            int ringThreads = ProcessResources.RingThreadCount();
+            output.WriteLine($"{Connections * Rounds} requests, {server.Takeovers} takeovers, {ringThreads} ring threads afterwards");
+            Assert.True(server.Takeovers > 0, "no handler held a loop thread");
+            Assert.True(ringThreads <= server.Factory.Group.Threads.Count * (1 + new RingCoreTransportOptions().MaxHeldThreadsPerRing),
+                $"{ringThreads} ring threads");
+            await server.WaitForNoConnectionsAsync(Timeout);
         }
-        long takeovers = server.Factory.Group.Threads.Sum(ring => Interlocked.Read(ref ring.Counters.Takeovers));
-        int ringThreads = ProcessResources.RingThreadCount();
-        output.WriteLine($"{Connections * Rounds} requests, {takeovers} takeovers, {ringThreads} ring threads afterwards");
-        Assert.True(takeovers > 0, "no handler held a loop thread");
-        Assert.True(ringThreads <= server.Factory.Group.Threads.Count * (1 + new RingCoreTransportOptions().MaxHeldThreadsPerRing),
-            $"{ringThreads} ring threads");
-        await server.WaitForNoConnectionsAsync(Timeout);
-        await server.DisposeAsync();
+        finally
+        {
+            await server.DisposeAsync();
+        }
         await ProcessResources.WaitForNoRingThreadsAsync();
         Assert.Equal(fdsBefore, ProcessResources.TransportFdCount());
     }

@@ -74,7 +74,7 @@ public sealed class SchedulingTests
         using var otherClient = new HttpClient { BaseAddress = server.BaseAddress };
         // The second request of a keep-alive connection is resumed by the ring (see the UnsafeInline test).
         Assert.Equal("done", await blockedClient.GetStringAsync("/warm-up"));
-        long takeoversBefore = Takeovers(server);
+        long takeoversBefore = server.Takeovers;
         Task<string> blocked = blockedClient.GetStringAsync("/block");
         Assert.StartsWith("RingCore ring ", await blocking.Task.WaitAsync(Timeout), StringComparison.Ordinal);
 
@@ -83,7 +83,7 @@ public sealed class SchedulingTests
         Assert.Equal("done", await otherClient.GetStringAsync("/other").WaitAsync(Timeout));
         Assert.Equal("done", await otherClient.GetStringAsync("/other").WaitAsync(Timeout));
         Assert.False(blocked.IsCompleted);
-        Assert.True(Takeovers(server) - takeoversBefore >= 1, "the ring was not taken over");
+        Assert.True(server.Takeovers - takeoversBefore >= 1, "the ring was not taken over");
 
         release.Set();
         Assert.Equal("done", await blocked.WaitAsync(Timeout));
@@ -115,7 +115,7 @@ public sealed class SchedulingTests
         using var otherClient = new HttpClient { BaseAddress = server.BaseAddress };
         Assert.Equal("done", await blockedClient.GetStringAsync("/warm-up"));
         Assert.Equal("done", await otherClient.GetStringAsync("/warm-up"));
-        long takeoversBefore = Takeovers(server);
+        long takeoversBefore = server.Takeovers;
         for (int i = 0; i < Blocks; i++)
         {
             Task<string> blocked = blockedClient.GetStringAsync("/block");
@@ -125,7 +125,7 @@ public sealed class SchedulingTests
             Assert.Equal("done", await blocked.WaitAsync(Timeout));
         }
 
-        long takeovers = Takeovers(server) - takeoversBefore;
+        long takeovers = server.Takeovers - takeoversBefore;
         int ringThreads = ProcessResources.RingThreadCount();
         Assert.True(takeovers >= Blocks, $"{takeovers} takeovers for {Blocks} blocked handlers");
         // The loop thread and the one spare; a third only if a first run's JIT also held a thread for 5 ms.
@@ -223,12 +223,9 @@ public sealed class SchedulingTests
 
         release.Set();
         Assert.Equal("done", await blocked.WaitAsync(Timeout));
-        Assert.Equal(0, Takeovers(server));
+        Assert.Equal(0, server.Takeovers);
         Assert.DoesNotContain(server.Logs.Entries, e => e.EventId.Id == RingThreadStalledEvent);
     }
-
-    private static long Takeovers(RingServer server) =>
-        server.Factory.Group.Threads.Sum(ring => Interlocked.Read(ref ring.Counters.Takeovers));
 
     [Fact]
     public async Task WhenKestrelAllowsSynchronousIoEvenUnsafeInlineRunsHandlersOnTheThreadPool()

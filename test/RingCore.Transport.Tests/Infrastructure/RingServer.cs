@@ -51,6 +51,9 @@ public sealed class RingServer : ITestServer
     /// <summary>Connections the transport holds open right now.</summary>
     public long ActiveConnections => Factory.ConnectionSettings?.ActiveConnections ?? 0;
 
+    /// <summary>Times a ring of this server moved to another thread because application code held its loop thread.</summary>
+    public long Takeovers => Factory.Group.Threads.Sum(ring => Interlocked.Read(ref ring.Counters.Takeovers));
+
     public static Task<RingServer> StartAsync(RequestDelegate app, Action<RingCoreTransportOptions>? configureTransport = null,
         Action<KestrelServerOptions>? configureKestrel = null, Action<IServiceCollection>? configureServices = null) =>
         StartAsync(builder => builder.Run(app), configureTransport, configureKestrel, configureServices);
