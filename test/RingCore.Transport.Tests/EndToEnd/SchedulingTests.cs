@@ -19,20 +19,28 @@ public sealed class SchedulingTests
     private const int RingThreadStalledEvent = 11;
     private const int SynchronousIoUsesThreadPoolEvent = 12;
 
+    /// <summary>
+    /// A server whose GET /block handler reports the name of the thread it runs on and then blocks that thread
+    /// (the anti-pattern: a synchronous wait) until <paramref name="release"/> is set; every other path answers "done".
+    /// </summary>
+    private static Task<RingServer> StartBlockingServerAsync(
+        TaskCompletionSource<string> blocking, ManualResetEventSlim release, Action<RingCoreTransportOptions> configureTransport) =>
+        RingServer.StartAsync(context =>
+        {
+            if (context.Request.Path == "/block")
+            {
+                blocking.TrySetResult(Thread.CurrentThread.Name ?? "(unnamed)");
+                release.Wait(Timeout);
+            }
+            return context.Response.WriteAsync("done");
+        }, configureTransport: configureTransport);
+
     [Fact]
     public async Task WithUnsafeInlineHandlersRunOnTheRingThreadAndOneThatBlocksItIsReportedOnce()
     {
         using var release = new ManualResetEventSlim();
         var blocking = new TaskCompletionSource<string>(TaskCreationOptions.RunContinuationsAsynchronously);
-        await using var server = await RingServer.StartAsync(context =>
-        {
-            if (context.Request.Path == "/block")
-            {
-                blocking.TrySetResult(Thread.CurrentThread.Name ?? "(unnamed)");
-                release.Wait(Timeout); // the anti-pattern: a handler that blocks its thread
-            }
-            return context.Response.WriteAsync("done");
-        }, configureTransport: options =>
+        await using var server = await StartBlockingServerAsync(blocking, release, options =>
         {
             options.RingThreadCount = 1;
             options.ApplicationScheduling = RingCoreApplicationScheduling.UnsafeInline;
@@ -60,15 +68,7 @@ public sealed class SchedulingTests
     {
         using var release = new ManualResetEventSlim();
         var blocking = new TaskCompletionSource<string>(TaskCreationOptions.RunContinuationsAsynchronously);
-        await using var server = await RingServer.StartAsync(context =>
-        {
-            if (context.Request.Path == "/block")
-            {
-                blocking.TrySetResult(Thread.CurrentThread.Name ?? "(unnamed)");
-                release.Wait(Timeout);
-            }
-            return context.Response.WriteAsync("done");
-        }, configureTransport: options => options.RingThreadCount = 1);
+        await using var server = await StartBlockingServerAsync(blocking, release, options => options.RingThreadCount = 1);
 
         using var blockedClient = new HttpClient { BaseAddress = server.BaseAddress };
         using var otherClient = new HttpClient { BaseAddress = server.BaseAddress };
@@ -198,15 +198,7 @@ public sealed class SchedulingTests
     {
         using var release = new ManualResetEventSlim();
         var blocking = new TaskCompletionSource<string>(TaskCreationOptions.RunContinuationsAsynchronously);
-        await using var server = await RingServer.StartAsync(context =>
-        {
-            if (context.Request.Path == "/block")
-            {
-                blocking.TrySetResult(Thread.CurrentThread.Name ?? "(unnamed)");
-                release.Wait(Timeout);
-            }
-            return context.Response.WriteAsync("done");
-        }, configureTransport: options =>
+        await using var server = await StartBlockingServerAsync(blocking, release, options =>
         {
             options.RingThreadCount = 1;
             options.ApplicationScheduling = RingCoreApplicationScheduling.ThreadPool;
