@@ -61,10 +61,10 @@ internal sealed partial class RingThread
 
     /// <summary>
     /// Whether application work may run on the loop thread: not while <see cref="RingThreadSettings.MaxHeldThreads"/>
-    /// threads of this ring are held by earlier work (it then goes to the thread pool).
+    /// threads of this ring are held by earlier work (it then goes to the thread pool). Without takeovers no thread
+    /// is ever counted as held.
     /// </summary>
-    private bool MayRunApplicationWorkOnLoopThread =>
-        !_settings.TakeOverWhenHeld || Volatile.Read(ref _heldThreads) < _settings.MaxHeldThreads;
+    private bool MayRunApplicationWorkOnLoopThread => Volatile.Read(ref _heldThreads) < _settings.MaxHeldThreads;
 
     private void EnterApplicationWork()
     {
@@ -147,10 +147,9 @@ internal sealed partial class RingThread
     private void RunStartedStandby(StandbyLoopThread standby)
     {
         PinToCpu();
-        standby.Signal.Wait();
-        if (!standby.Exit)
+        if (WaitForHandOver(standby, out long epoch))
         {
-            RunLoopUntilEnded(standby.Epoch);
+            RunLoopUntilEnded(epoch);
         }
     }
 
@@ -181,6 +180,12 @@ internal sealed partial class RingThread
     private bool WaitAsStandby(StandbyLoopThread me, out long epoch)
     {
         ParkStandby(me);
+        return WaitForHandOver(me, out epoch);
+    }
+
+    /// <summary>Waits for the monitor to hand <paramref name="me"/> the loop (true) or the ring's end to release it (false).</summary>
+    private static bool WaitForHandOver(StandbyLoopThread me, out long epoch)
+    {
         me.Signal.Wait();
         epoch = me.Epoch;
         return !me.Exit;
