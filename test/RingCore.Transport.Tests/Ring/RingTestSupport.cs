@@ -150,7 +150,10 @@ internal static class ProcSelf
         File.ReadAllLines("/proc/self/maps").Count(line => line.Contains("io_uring", StringComparison.Ordinal));
 
     /// <summary>True when some mapping of this process contains <paramref name="address"/>.</summary>
-    public static bool IsMapped(nint address)
+    public static bool IsMapped(nint address) => MappingContaining(address) is not null;
+
+    /// <summary>The bounds of the mapping of this process that contains <paramref name="address"/>, or null.</summary>
+    public static (ulong Start, ulong End)? MappingContaining(nint address)
     {
         ulong a = (ulong)address;
         foreach (string line in File.ReadLines("/proc/self/maps"))
@@ -162,9 +165,9 @@ internal static class ProcSelf
             ulong end = ulong.Parse(line.AsSpan(dash + 1, space - dash - 1), NumberStyles.HexNumber, CultureInfo.InvariantCulture);
             if (a >= start && a < end)
             {
-                return true;
+                return (start, end);
             }
         }
-        return false;
+        return null;
     }
 }
