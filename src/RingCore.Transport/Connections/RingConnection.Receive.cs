@@ -39,6 +39,7 @@ internal sealed partial class RingConnection
     private ReceiveState _receive;
     private bool _recvInFlight;       // the kernel holds our recv (until a CQE without F_MORE)
     private bool _recvCancelSent;     // an ASYNC_CANCEL for it has been submitted
+    private long _recvEpoch;          // the ring's LoopEpoch when it was armed (see RingThread.Takeover.cs)
     private bool _peerEndWatchInFlight;  // the kernel holds our POLLRDHUP|POLLERR|POLLHUP poll
     private bool _peerEnded;          // that poll fired: the rest is read with single-shot recvs
     private bool _unflushedInput;     // bytes written while the flush was pending
@@ -98,6 +99,7 @@ internal sealed partial class RingConnection
         }
         _recvInFlight = true;
         _recvCancelSent = false;
+        _recvEpoch = _ring.LoopEpoch;
         SqePrep.PrepRecvBufferSelect(ref _ring.Ring.GetSqe(), _fd, _ring.Buffers.GroupId, multishot: !_peerEnded, ReceiveUserData,
             pollFirst: !_peerEnded && _settings.MultishotReceivePollFirst);
         _ring.OnReceivePrepared();
@@ -167,6 +169,14 @@ internal sealed partial class RingConnection
             OnReceiveError(-result);
         }
 
+        // A multishot recv armed by a loop thread that has since lost the loop completes through that thread: it
+        // is cancelled and re-armed from this one when its last CQE is in (see RingThread.Takeover.cs).
+        if (_recvInFlight && !_recvCancelSent && _recvEpoch != _ring.LoopEpoch)
+        {
+            _ring.Counters.MovedRequests++;
+            CancelReceive();
+        }
+
         // A recv that ended is re-armed, unless paused, starved or done (a multishot recv still in flight is left
         // alone). The new SQE is submitted at the next enter, so it can never complete within the current reap.
         ArmReceive();
@@ -185,8 +195,8 @@ internal sealed partial class RingConnection
                 }
                 break;
             case Errno.ECANCELED:
-                // We cancelled it: backpressure (re-armed after the flush), the peer's end (re-armed single-shot)
-                // or close.
+                // We cancelled it: backpressure (re-armed after the flush), the peer's end (re-armed single-shot),
+                // a takeover (re-armed at once) or close.
                 break;
             case Errno.EAGAIN:
             case Errno.EINTR:

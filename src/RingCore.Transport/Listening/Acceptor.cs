@@ -35,6 +35,8 @@ internal sealed unsafe class Acceptor : IRingOperationOwner
     private KernelTimespec* _pause;
     private ulong _token;
     private bool _acceptArmed;
+    private bool _acceptCancelSent;   // cancelled to be re-armed by the current loop thread (after a takeover)
+    private long _acceptEpoch;        // the ring's LoopEpoch when the accept was armed
     private bool _resumeArmed;
     private bool _stopping;
     private volatile bool _stopRequested;   // set by Stop on any thread, before it shuts the socket down
@@ -88,6 +90,8 @@ internal sealed unsafe class Acceptor : IRingOperationOwner
     private void ArmAccept()
     {
         _acceptArmed = true;
+        _acceptCancelSent = false;
+        _acceptEpoch = _ring.LoopEpoch;
         SqePrep.PrepMultishotAccept(ref _ring.Ring.GetSqe(), _listenFd, Libc.SOCK_CLOEXEC, OperationTable.UserData(_token, OpAccept));
     }
 
@@ -106,6 +110,7 @@ internal sealed unsafe class Acceptor : IRingOperationOwner
             if (result >= 0)
             {
                 OnAccepted(result);
+                MoveAcceptIfArmedByEarlierLoopThread();
             }
             else if (!OnAcceptError(-result))
             {
@@ -115,6 +120,21 @@ internal sealed unsafe class Acceptor : IRingOperationOwner
             }
         }
         Continue();
+    }
+
+    /// <summary>
+    /// A multishot accept armed by a loop thread that has since lost the loop (a takeover) completes through that
+    /// thread: it is cancelled, and Continue re-arms it from this one after its last CQE (RingThread.Takeover.cs).
+    /// Connections that arrive meanwhile wait in the listen backlog.
+    /// </summary>
+    private void MoveAcceptIfArmedByEarlierLoopThread()
+    {
+        if (_acceptArmed && !_acceptCancelSent && !_stopping && _acceptEpoch != _ring.LoopEpoch)
+        {
+            _acceptCancelSent = true;
+            _ring.Counters.MovedRequests++;
+            SqePrep.PrepCancel(ref _ring.Ring.GetSqe(), OperationTable.UserData(_token, OpAccept), RingThread.IgnoredUserData);
+        }
     }
 
     /// <summary>After every event: finish stopping, or re-arm the accept unless a pause is running.</summary>
@@ -149,7 +169,7 @@ internal sealed unsafe class Acceptor : IRingOperationOwner
         switch (errno)
         {
             case Errno.ECANCELED:
-                return true; // our own cancel while stopping
+                return true; // our own cancel: while stopping, or to re-arm it after a takeover
             case Errno.EBADF:
             case Errno.EINVAL:
             case Errno.EOPNOTSUPP:

@@ -24,6 +24,13 @@ namespace RingCore.Transport.Threading;
 // compares against its own epoch, so it fails even when the new owner is itself in application code at that
 // moment. The compare-and-swaps order the old thread's last ring writes before the new thread's first.
 //
+// Requests stay with the thread that submitted them: their completion work (task_work) runs on that thread, which
+// must wake for it and then wakes the loop thread with the CQE, two switches per completion instead of one. One-shot
+// requests end soon; multishot ones (a connection's recv, a listener's accept) would live as long as the
+// connection or listener. So their owners note the LoopEpoch they armed one in and, when a completion shows an
+// earlier one, cancel it and re-arm it from the current loop thread once its last CQE is in (the same cancel and
+// re-arm as for backpressure, so no byte or connection is lost). Idle connections move on their next completion.
+//
 // Bounds: the thread that takes over exists before the loop is handed to it (a standby, or one started and
 // waiting), so a thread that cannot be started (a container's pids limit) leaves the ring with its held thread, as
 // if no takeover had been tried. And while MaxHeldThreads threads of a ring are held, its loop hands application
@@ -58,6 +65,12 @@ internal sealed partial class RingThread
         public long Epoch;          // the epoch it owns the loop in, written before Signal is released
         public volatile bool Exit;
     }
+
+    /// <summary>
+    /// Which loop thread runs ring code now (ring code only): 0 for the first, a new number after every takeover.
+    /// An owner whose multishot request was armed in another epoch re-arms it (see the top of this file).
+    /// </summary>
+    public long LoopEpoch => t_loopEpoch;
 
     /// <summary>
     /// Whether application work may run on the loop thread: not while <see cref="RingThreadSettings.MaxHeldThreads"/>

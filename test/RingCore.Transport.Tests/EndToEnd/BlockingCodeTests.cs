@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using System.Globalization;
 using System.Net.Sockets;
 using System.Security.Cryptography;
 using System.Text;
@@ -7,6 +8,7 @@ using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Http.Features;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
+using RingCore.Transport.Interop;
 using RingCore.Transport.Tests.Faults;
 using RingCore.Transport.Tests.Infrastructure;
 using Xunit.Abstractions;
@@ -181,10 +183,6 @@ public sealed class BlockingCodeTests(ITestOutputHelper output)
     }
 
     /// <summary>
-    /// Abort from another thread takes effect on the socket at once, even while the connection's ring thread is
-    /// held by a handler (only possible with the UnsafeInline opt-in, which is what holds it here).
-    /// </summary>
-    /// <summary>
     /// Takeovers under load: 1,000 keep-alive connections send at the same instant, round after round, and every
     /// fourth handler sleeps 20 ms, so loops move between threads while completions pour in. Every request is
     /// answered, and afterwards no connection, fd or thread beyond the rings' spares is left.
@@ -229,6 +227,11 @@ public sealed class BlockingCodeTests(ITestOutputHelper output)
         Assert.Equal(fdsBefore, ProcessResources.TransportFdCount());
     }
 
+    /// <summary>
+    /// Abort from another thread takes effect on the socket at once, even while the connection's ring thread is
+    /// held by a handler: on the default options until the ring is taken over, with UnsafeInline for as long as it
+    /// blocks.
+    /// </summary>
     [Theory]
     [InlineData(false)]
     [InlineData(true)]
@@ -339,6 +342,101 @@ public sealed class BlockingCodeTests(ITestOutputHelper output)
         await ProcessResources.WaitForNoRingThreadsAsync();
         Assert.Equal(fdsBefore, ProcessResources.TransportFdCount());
         await server.DisposeAsync();
+    }
+
+    /// <summary>
+    /// After a takeover, the thread that lost the loop stops working for the ring's traffic. The receives and the
+    /// accept it armed would complete through it (their task_work runs on the thread that submitted them), waking
+    /// it for every request on top of the loop thread; instead each is re-armed by the new loop thread at its next
+    /// completion. 20 keep-alive connections armed by the first loop thread send 50 requests each after it lost
+    /// the loop, one at a time: the ring's other threads may wake about twice per connection (the completion that
+    /// shows the move, and the cancel's), not once per request (about 1,000 times when the receives stay where they
+    /// were armed); and 20 new connections after that do not wake them once each. A takeover during the
+    /// measurement (a GC pause or a JIT compile can hold a loop thread for 5 ms) hands the loop back to a spare
+    /// thread, so that attempt is measured again.
+    /// </summary>
+    [Fact]
+    public async Task AfterATakeoverTheOldLoopThreadNoLongerWakesForEachRequest()
+    {
+        const int Connections = 20, Requests = 50, Attempts = 3;
+        using var release = new ManualResetEventSlim();
+        var holding = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        await using var server = await RingServer.StartAsync(context =>
+        {
+            if (context.Request.Path == "/hold")
+            {
+                holding.TrySetResult();
+                release.Wait(Timeout); // holds the loop thread until the ring has been taken over
+            }
+            if (context.Request.Path == "/tid")
+            {
+                return WriteAsync(context, Encoding.ASCII.GetBytes(Libc.gettid().ToString(CultureInfo.InvariantCulture)));
+            }
+            return WriteAsync(context, Ok);
+        }, configureTransport: options => options.RingThreadCount = 1);
+        using var cts = new CancellationTokenSource(Timeout);
+
+        var clients = new List<RawClient>();
+        try
+        {
+            for (int i = 0; i < Connections; i++)
+            {
+                clients.Add(await KeepAliveAsync(server, cts.Token));
+            }
+            using var holder = await KeepAliveAsync(server, cts.Token);
+            await holder.SendAsync(RawClient.Get("/hold"), cts.Token);
+            await holding.Task.WaitAsync(cts.Token);
+            await Polling.UntilAsync(() => server.Takeovers >= 1, Timeout, () => "the held ring was not taken over");
+            release.Set();
+            Assert.Equal(Ok, (await holder.ReadResponseAsync(cts.Token)).Body);
+
+            for (int attempt = 1; ; attempt++)
+            {
+                long takeovers = server.Takeovers;
+                // The loop thread runs the handler of a keep-alive connection's later request: every other ring
+                // thread has lost the loop.
+                await holder.SendAsync(RawClient.Get("/tid"), cts.Token);
+                int loopThread = int.Parse(Encoding.ASCII.GetString((await holder.ReadResponseAsync(cts.Token)).Body), CultureInfo.InvariantCulture);
+                int[] others = [.. ProcessResources.RingThreadIds().Where(tid => tid != loopThread)];
+                Assert.True(others.Length > 0, $"no ring thread besides the loop thread {loopThread}");
+                long Woken() => others.Sum(ProcessResources.VoluntarySwitches);
+
+                long before = Woken();
+                for (int round = 0; round < Requests; round++)
+                {
+                    foreach (RawClient client in clients.Take(Connections))
+                    {
+                        await client.SendAsync(RawClient.Get("/after"), cts.Token);
+                        Assert.Equal(Ok, (await client.ReadResponseAsync(cts.Token)).Body);
+                    }
+                }
+                long wokenByRequests = Woken() - before;
+
+                before = Woken();
+                for (int i = 0; i < Connections; i++)
+                {
+                    clients.Add(await KeepAliveAsync(server, cts.Token)); // one accept at a time
+                }
+                long wokenByAccepts = Woken() - before;
+
+                output.WriteLine($"attempt {attempt}: the ring's other threads woke {wokenByRequests} times for {Connections * Requests} " +
+                    $"requests and {wokenByAccepts} times for {Connections} new connections; {server.MovedRequests} requests moved so far");
+                if (server.Takeovers != takeovers)
+                {
+                    Assert.True(attempt < Attempts, $"{Attempts} attempts, each with a takeover during the measurement");
+                    continue;
+                }
+                Assert.True(wokenByRequests <= 4 * Connections, $"the ring's other threads woke {wokenByRequests} times for {Connections * Requests} requests");
+                Assert.True(wokenByAccepts <= Connections / 4, $"the ring's other threads woke {wokenByAccepts} times for {Connections} new connections");
+                Assert.True(server.MovedRequests > Connections, $"{server.MovedRequests} requests moved: the receives and the accept should have");
+                break;
+            }
+        }
+        finally
+        {
+            release.Set();
+            clients.ForEach(c => c.Dispose());
+        }
     }
 
     private static Task WriteAsync(HttpContext context, byte[] body)

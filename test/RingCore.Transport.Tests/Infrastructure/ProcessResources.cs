@@ -46,6 +46,16 @@ public static class ProcessResources
             () => $"{count} ring thread(s) run; expected {expected}.");
     }
 
+    /// <summary>The thread ids of this process's threads named like ring threads.</summary>
+    public static IEnumerable<int> RingThreadIds() => Directory.GetDirectories("/proc/self/task")
+        .Where(t => (TryRead(Path.Combine(t, "comm")) ?? "").StartsWith("RingCore ring", StringComparison.Ordinal))
+        .Select(t => int.Parse(Path.GetFileName(t), System.Globalization.CultureInfo.InvariantCulture));
+
+    /// <summary>How often thread <paramref name="tid"/> of this process has gone to sleep (voluntary context switches).</summary>
+    public static long VoluntarySwitches(int tid) => long.Parse(
+        File.ReadLines($"/proc/self/task/{tid}/status").Single(l => l.StartsWith("voluntary_ctxt_switches:", StringComparison.Ordinal))
+            .Split(':')[1].Trim(), System.Globalization.CultureInfo.InvariantCulture);
+
     /// <summary>Sockets open in this process, or in the one whose /proc directory is given.</summary>
     public static int SocketFdCount(string process = Self) => Directory.GetFiles($"{process}/fd")
         .Count(fd => (TryReadLink(fd) ?? "").StartsWith("socket:", StringComparison.Ordinal));
