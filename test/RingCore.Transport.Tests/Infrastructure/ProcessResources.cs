@@ -22,8 +22,7 @@ public static class ProcessResources
     public static int IoUringMappingCount() => File.ReadAllLines("/proc/self/maps").Count(l => l.Contains("io_uring", StringComparison.Ordinal));
 
     /// <summary>Threads of this process (or the one whose /proc directory is given) named like ring threads ("RingCore ring N").</summary>
-    public static int RingThreadCount(string process = Self) => Directory.GetDirectories($"{process}/task")
-        .Count(t => (TryRead(Path.Combine(t, "comm")) ?? "").StartsWith("RingCore ring", StringComparison.Ordinal));
+    public static int RingThreadCount(string process = Self) => RingThreadTasks(process).Count();
 
     /// <summary>
     /// Waits until no ring thread is left (fails after <paramref name="timeout"/>, 10 s by default). A ring thread
@@ -47,8 +46,7 @@ public static class ProcessResources
     }
 
     /// <summary>The thread ids of this process's threads named like ring threads.</summary>
-    public static IEnumerable<int> RingThreadIds() => Directory.GetDirectories("/proc/self/task")
-        .Where(t => (TryRead(Path.Combine(t, "comm")) ?? "").StartsWith("RingCore ring", StringComparison.Ordinal))
+    public static IEnumerable<int> RingThreadIds() => RingThreadTasks(Self)
         .Select(t => int.Parse(Path.GetFileName(t), System.Globalization.CultureInfo.InvariantCulture));
 
     /// <summary>How often thread <paramref name="tid"/> of this process has gone to sleep (voluntary context switches).</summary>
@@ -61,12 +59,15 @@ public static class ProcessResources
         .Count(fd => (TryReadLink(fd) ?? "").StartsWith("socket:", StringComparison.Ordinal));
 
     /// <summary>Where each thread named like a ring thread is, for a failure message: tid, state, kernel wait channel and stack.</summary>
-    public static string DescribeRingThreads() => string.Join("; ", Directory.GetDirectories("/proc/self/task")
-        .Where(t => (TryRead(Path.Combine(t, "comm")) ?? "").StartsWith("RingCore ring", StringComparison.Ordinal))
+    public static string DescribeRingThreads() => string.Join("; ", RingThreadTasks(Self)
         .Select(t => $"tid {Path.GetFileName(t)} '{TryRead(Path.Combine(t, "comm"))?.Trim()}' " +
                      $"state {(TryRead(Path.Combine(t, "stat")) ?? "").Split(") ").LastOrDefault()?.Split(' ').FirstOrDefault()} " +
                      $"wchan {TryRead(Path.Combine(t, "wchan"))} " +
                      $"kernel stack [{(TryRead(Path.Combine(t, "stack")) ?? "").ReplaceLineEndings(" | ")}]"));
+
+    /// <summary>The /proc task directories of the process's threads named like ring threads.</summary>
+    private static IEnumerable<string> RingThreadTasks(string process) => Directory.GetDirectories($"{process}/task")
+        .Where(t => (TryRead(Path.Combine(t, "comm")) ?? "").StartsWith("RingCore ring", StringComparison.Ordinal));
 
     private static string? TryReadLink(string path)
     {
