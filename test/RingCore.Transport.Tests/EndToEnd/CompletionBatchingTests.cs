@@ -8,7 +8,9 @@ namespace RingCore.Transport.Tests.EndToEnd;
 /// <summary>
 /// Completion batching on a real ring and a real Kestrel: a ring with a few keep-alive connections never holds their
 /// requests back to gather a batch (each held request is a client waiting), however many of them arrive at the
-/// same instant; a ring with many connections still batches.
+/// same instant; a ring with many connections still batches. Only DEFER_TASKRUN rings batch (ThreadPool and
+/// UnsafeInline scheduling): the default's rings (Inline, COOP_TASKRUN) are woken by every completion anyway, so
+/// they never wait for a batch.
 /// </summary>
 [Collection(ServerCollection.Name)]
 public sealed class CompletionBatchingTests(ITestOutputHelper output)
@@ -18,7 +20,7 @@ public sealed class CompletionBatchingTests(ITestOutputHelper output)
     [InlineData(15, 200)]
     public async Task FewConnectionsSendingTogetherAreNeverHeldForABatch(int connections, int rounds)
     {
-        await using var server = await StartAsync();
+        await using var server = await StartAsync(RingCoreApplicationScheduling.ThreadPool);
         using (var burst = await Burst.ConnectAsync(server.LoopbackEndPoint, connections))
         {
             for (int round = 0; round < rounds; round++) // every connection's request at the same instant, each round
@@ -33,10 +35,29 @@ public sealed class CompletionBatchingTests(ITestOutputHelper output)
         await server.WaitForNoConnectionsAsync();
     }
 
-    [Fact]
-    public async Task ManyConnectionsSendingTogetherAreBatched()
+    [Theory]
+    [InlineData(RingCoreApplicationScheduling.ThreadPool)]
+    [InlineData(RingCoreApplicationScheduling.UnsafeInline)]
+    public async Task ManyConnectionsSendingTogetherAreBatched(RingCoreApplicationScheduling scheduling)
     {
-        await using var server = await StartAsync();
+        await using var server = await StartAsync(scheduling);
+        Assert.True(server.Factory.Group.Threads[0].Ring.HasDeferTaskrun, "this test needs a ring with DEFER_TASKRUN (Linux 6.1)");
+        long batched = await SendManyRequestsTogetherAsync(server);
+        Assert.True(batched > 0, "a ring with 512 connections sending at once never waited for a batch");
+    }
+
+    [Fact]
+    public async Task TheDefaultRingsNeverWaitForABatch()
+    {
+        await using var server = await BurstTests.StartPlaintextServerAsync(options => options.RingThreadCount = 1);
+        Assert.False(server.Factory.Group.Threads[0].Ring.HasDeferTaskrun); // a ring that may change threads cannot have it
+        long batched = await SendManyRequestsTogetherAsync(server);
+        Assert.Equal(0, batched);
+    }
+
+    /// <summary>512 keep-alive connections send a request at the same instant, 10 times; the batched waits it caused.</summary>
+    private async Task<long> SendManyRequestsTogetherAsync(RingServer server)
+    {
         using (var burst = await Burst.ConnectAsync(server.LoopbackEndPoint, 512))
         {
             for (int round = 0; round < 10; round++)
@@ -47,12 +68,17 @@ public sealed class CompletionBatchingTests(ITestOutputHelper output)
         }
         long batched = BatchedWaits(server);
         output.WriteLine($"512 connections × 10 rounds: {batched} batched waits");
-        Assert.True(batched > 0, "a ring with 512 connections sending at once never waited for a batch");
         await server.WaitForNoConnectionsAsync();
+        return batched;
     }
 
     /// <summary>One ring, so that every connection counts towards the same ring's limit; batching at its default wait.</summary>
-    private static Task<RingServer> StartAsync() => BurstTests.StartPlaintextServerAsync(options => options.RingThreadCount = 1);
+    private static Task<RingServer> StartAsync(RingCoreApplicationScheduling scheduling) =>
+        BurstTests.StartPlaintextServerAsync(options =>
+        {
+            options.RingThreadCount = 1;
+            options.ApplicationScheduling = scheduling;
+        });
 
     private static long BatchedWaits(RingServer server) =>
         server.Factory.Group.Threads.Sum(ring => Volatile.Read(ref ring.Counters.BatchedWaits));
