@@ -345,6 +345,72 @@ public sealed class BlockingCodeTests(ITestOutputHelper output)
     }
 
     /// <summary>
+    /// A handler that blocks only because the server stops: it waits for a request body that never comes, and when
+    /// the shutdown timeout aborts its connection, its catch block blocks for good. That continuation is resumed by
+    /// the ring (the aborted receive completes the input pipe) and runs on the loop thread, in the middle of the
+    /// ring's stop; the ring must still move to another thread, finish stopping and close every fd, and the host's
+    /// stop must still return within its timeout.
+    /// </summary>
+    [Fact]
+    public async Task StopReturnsWhenTheAbortItSendsResumesAHandlerThatBlocksOnTheLoopThread()
+    {
+        using var never = new ManualResetEventSlim();
+        var waitingForBody = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        var blockedOn = new TaskCompletionSource<string?>(TaskCreationOptions.RunContinuationsAsynchronously);
+        int fdsBefore = ProcessResources.TransportFdCount();
+        var server = await RingServer.StartAsync(async context =>
+        {
+            if (context.Request.Path == "/body-never-comes")
+            {
+                waitingForBody.TrySetResult();
+                try
+                {
+                    await context.Request.Body.ReadExactlyAsync(new byte[100]);
+                }
+                catch (Exception)
+                {
+                    blockedOn.TrySetResult(Thread.CurrentThread.Name);
+                    never.Wait(TimeSpan.FromSeconds(60)); // "forever" for this test: far beyond every timeout below
+                }
+                return;
+            }
+            await WriteAsync(context, Ok);
+        }, configureTransport: options => options.RingThreadCount = 1,
+           configureServices: services => services.Configure<HostOptions>(o => o.ShutdownTimeout = TimeSpan.FromSeconds(1)));
+        using var cts = new CancellationTokenSource(Timeout);
+        try
+        {
+            using var client = await KeepAliveAsync(server, cts.Token);
+            await client.SendAsync("POST /body-never-comes HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\n", cts.Token);
+            await waitingForBody.Task.WaitAsync(Timeout);
+
+            var rings = server.Factory.Group.Threads.ToArray(); // the group forgets its rings when it stops
+            var stopping = Stopwatch.StartNew();
+            await server.StopAsync().WaitAsync(Timeout);
+            long takeovers = rings.Sum(ring => Interlocked.Read(ref ring.Counters.Takeovers));
+            output.WriteLine($"stopped in {stopping.Elapsed.TotalSeconds:F2} s; takeovers: {takeovers}");
+            // Shutdown timeout 1 s, then Kestrel aborts what remains (waiting 1 s for it) and the transport stops.
+            Assert.True(stopping.Elapsed < TimeSpan.FromSeconds(5), $"stop took {stopping.Elapsed.TotalSeconds:F1} s");
+            string? thread = await blockedOn.Task.WaitAsync(Timeout);
+            Assert.StartsWith("RingCore ring", thread); // the case under test: the abort resumed the handler on the loop thread
+            Assert.True(takeovers >= 1, "the loop never moved off the blocked thread");
+            var (_, _) = await client.ReadToEndAsync(cts.Token); // the client's connection was closed
+            client.Dispose();
+            // While the handler still blocks: every fd is closed and the blocked thread is the only ring thread left.
+            await Polling.UntilAsync(() => ProcessResources.TransportFdCount() == fdsBefore, TimeSpan.FromSeconds(10),
+                () => $"{ProcessResources.TransportFdCount() - fdsBefore} transport fds left while the handler blocks");
+            Assert.Equal(1, ProcessResources.RingThreadCount());
+        }
+        finally
+        {
+            never.Set();
+        }
+        await ProcessResources.WaitForNoRingThreadsAsync();
+        Assert.Equal(fdsBefore, ProcessResources.TransportFdCount());
+        await server.DisposeAsync();
+    }
+
+    /// <summary>
     /// After a takeover, the thread that lost the loop stops working for the ring's traffic. The receives and the
     /// accept it armed would complete through it (their task_work runs on the thread that submitted them), waking
     /// it for every request on top of the loop thread; instead each is re-armed by the new loop thread at its next
