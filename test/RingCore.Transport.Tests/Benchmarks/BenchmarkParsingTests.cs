@@ -646,7 +646,7 @@ public sealed class BenchmarkParsingTests
         var (o, error) = BenchmarkOptions.Parse(["--batch-wait-grid", "0,250,500"]);
 
         Assert.Null(error);
-        Assert.Equal(["ringcore@batch-wait-us=0", "ringcore@batch-wait-us=250", "ringcore@batch-wait-us=500", "sockets"], o!.Transports);
+        Assert.Equal(["ringcore-threadpool@batch-wait-us=0", "ringcore-threadpool@batch-wait-us=250", "ringcore-threadpool@batch-wait-us=500", "sockets"], o!.Transports);
         Assert.Equal([Scenarios.Plaintext8, Scenarios.Plaintext64, Scenarios.Plaintext1024], o.Scenarios);
         Assert.Equal("docs/batching-grid.md", o.OutputPath);
         Assert.Null(BenchmarkOptions.Parse(["--transports", "sockets@rings=1"]).Options);
