@@ -49,7 +49,7 @@ public sealed class CompletionBatchingTests(ITestOutputHelper output)
     [Fact]
     public async Task TheDefaultRingsNeverWaitForABatch()
     {
-        await using var server = await BurstTests.StartPlaintextServerAsync(options => options.RingThreadCount = 1);
+        await using var server = await StartAsync(RingCoreApplicationScheduling.Inline);
         Assert.False(server.Factory.Group.Threads[0].Ring.HasDeferTaskrun); // a ring that may change threads cannot have it
         long batched = await SendManyRequestsTogetherAsync(server);
         Assert.Equal(0, batched);

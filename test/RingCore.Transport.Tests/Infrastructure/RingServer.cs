@@ -10,6 +10,7 @@ using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 using RingCore.Transport.Listening;
+using RingCore.Transport.Threading;
 
 namespace RingCore.Transport.Tests.Infrastructure;
 
@@ -29,6 +30,7 @@ public sealed class RingServer : ITestServer
         var addresses = host.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses;
         Addresses = addresses.ToArray();
         BaseAddress = new Uri(Addresses[0]);
+        Rings = Factory.Group.Threads.ToArray(); // kept: the group forgets its rings when it stops
     }
 
     public IServiceProvider Services => _host.Services;
@@ -36,6 +38,9 @@ public sealed class RingServer : ITestServer
     public LogCapture Logs { get; }
 
     internal RingCoreTransportFactory Factory { get; }
+
+    /// <summary>The ring threads the server started with; their counters still read after the server stopped.</summary>
+    internal IReadOnlyList<RingThread> Rings { get; }
 
     public string[] Addresses { get; }
 
@@ -52,10 +57,10 @@ public sealed class RingServer : ITestServer
     public long ActiveConnections => Factory.ConnectionSettings?.ActiveConnections ?? 0;
 
     /// <summary>Times a ring of this server moved to another thread because application code held its loop thread.</summary>
-    public long Takeovers => Factory.Group.Threads.Sum(ring => Interlocked.Read(ref ring.Counters.Takeovers));
+    public long Takeovers => Rings.Sum(ring => Interlocked.Read(ref ring.Counters.Takeovers));
 
     /// <summary>Multishot requests (receives, accepts) re-armed by a new loop thread after a takeover.</summary>
-    public long MovedRequests => Factory.Group.Threads.Sum(ring => Volatile.Read(ref ring.Counters.MovedRequests));
+    public long MovedRequests => Rings.Sum(ring => Volatile.Read(ref ring.Counters.MovedRequests));
 
     public static Task<RingServer> StartAsync(RequestDelegate app, Action<RingCoreTransportOptions>? configureTransport = null,
         Action<KestrelServerOptions>? configureKestrel = null, Action<IServiceCollection>? configureServices = null) =>
