@@ -28,6 +28,7 @@ internal static class Errno
     public const int ECONNABORTED = 103;
     public const int ECONNRESET = 104;
     public const int ENOBUFS = 105;
+    public const int EISCONN = 106;
     public const int ENOTCONN = 107;
     public const int ETIMEDOUT = 110;
     public const int EHOSTUNREACH = 113;

@@ -93,6 +93,8 @@ internal static class IoUringOpFlags
     public const ushort AcceptMultishot = 1 << 0; // IORING_ACCEPT_MULTISHOT (sqe->ioprio)
     public const uint AsyncCancelAll = 1u << 0;  // IORING_ASYNC_CANCEL_ALL
     public const uint AsyncCancelFd = 1u << 1;   // IORING_ASYNC_CANCEL_FD
+    public const uint AsyncCancelAny = 1u << 2;  // IORING_ASYNC_CANCEL_ANY
+    public const uint PollAddMulti = 1u << 0;    // IORING_POLL_ADD_MULTI (sqe->len)
     public const uint ProbeOpSupported = 1u << 0; // IO_URING_OP_SUPPORTED
 }
 

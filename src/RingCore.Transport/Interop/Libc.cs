@@ -65,7 +65,10 @@ internal static unsafe partial class Libc
     [LibraryImport(Lib, SetLastError = true)]
     public static partial int connect(int fd, byte* addr, int addrlen);
 
-    /// <summary>fcntl with one int argument (F_DUPFD_CLOEXEC); the variadic argument is passed as an int.</summary>
+    [LibraryImport(Lib, SetLastError = true)]
+    public static partial int accept4(int fd, byte* addr, int* addrlen, int flags);
+
+    /// <summary>fcntl with one int argument (F_DUPFD_CLOEXEC, F_SETFL); the variadic argument is passed as an int.</summary>
     [LibraryImport(Lib, SetLastError = true)]
     public static partial int fcntl(int fd, int cmd, int arg);
 
@@ -96,8 +99,8 @@ internal static unsafe partial class Libc
     public const int SOL_SOCKET = 1, IPPROTO_TCP = 6, IPPROTO_IPV6 = 41;
     public const int SO_REUSEADDR = 2, SO_TYPE = 3, SO_ERROR = 4, SO_SNDBUF = 7, SO_RCVBUF = 8, SO_LINGER = 13, SO_REUSEPORT = 15, SO_ACCEPTCONN = 30, SO_DOMAIN = 39;
     public const int TCP_NODELAY = 1;
-    public const uint POLLERR = 0x0008, POLLHUP = 0x0010, POLLRDHUP = 0x2000; // include/uapi/asm-generic/poll.h
-    public const int F_DUPFD_CLOEXEC = 1030;
+    public const uint POLLIN = 0x0001, POLLOUT = 0x0004, POLLERR = 0x0008, POLLHUP = 0x0010, POLLRDHUP = 0x2000; // include/uapi/asm-generic/poll.h
+    public const int F_GETFL = 3, F_SETFL = 4, F_DUPFD_CLOEXEC = 1030;
     public const int IPV6_V6ONLY = 26;
     public const int SHUT_RD = 0, SHUT_WR = 1, SHUT_RDWR = 2;
     public const int MSG_NOSIGNAL = 0x4000, MSG_WAITALL = 0x100, MSG_DONTWAIT = 0x40;

@@ -14,7 +14,7 @@ namespace RingCore.Transport.Listening;
 /// closes it after the final CQE; an owned listening socket is also shut down at once from the stopping thread,
 /// so new connections stop reaching this ring even while the ring thread is busy.
 /// </summary>
-internal sealed unsafe class Acceptor : IRingOperationOwner
+internal sealed unsafe partial class Acceptor : IRingOperationOwner
 {
     private const byte OpAccept = 1;
     private const byte OpResume = 2;
@@ -101,6 +101,10 @@ internal sealed unsafe class Acceptor : IRingOperationOwner
         {
             _resumeArmed = false;
         }
+        else if (operation == OpListenReady)
+        {
+            OnListenReady(result, flags);
+        }
         else
         {
             if ((flags & IoUringCqeFlags.More) == 0)
@@ -143,6 +147,13 @@ internal sealed unsafe class Acceptor : IRingOperationOwner
         if (_stopping)
         {
             TryFinishStop();
+        }
+        else if (_pollMode)
+        {
+            if (!_listenPollArmed && !_resumeArmed)
+            {
+                ArmListenPoll();
+            }
         }
         else if (!_acceptArmed && !_resumeArmed)
         {
@@ -207,6 +218,7 @@ internal sealed unsafe class Acceptor : IRingOperationOwner
         {
             return; // the multishot accept goes on (the kernel will report again) or a pause already runs
         }
+        CancelListenPoll(); // in poll mode: no accepting until the pause ends
         _pause->Seconds = _nextPauseMilliseconds / 1000;
         _pause->Nanoseconds = _nextPauseMilliseconds % 1000 * 1_000_000L;
         _nextPauseMilliseconds = Math.Min(_nextPauseMilliseconds * 2, MaxPauseMilliseconds);
@@ -233,12 +245,13 @@ internal sealed unsafe class Acceptor : IRingOperationOwner
         {
             SqePrep.PrepCancel(ref _ring.Ring.GetSqe(), OperationTable.UserData(_token, OpResume), RingThread.IgnoredUserData);
         }
+        CancelListenPoll();
         TryFinishStop();
     }
 
     private void TryFinishStop()
     {
-        if (_acceptArmed || _resumeArmed || _stopped.Task.IsCompleted)
+        if (_acceptArmed || _resumeArmed || _listenPollArmed || _stopped.Task.IsCompleted)
         {
             return;
         }
@@ -250,6 +263,46 @@ internal sealed unsafe class Acceptor : IRingOperationOwner
     }
 
     public void OnRingStopping() => StopOnRing();
+
+    /// <summary>
+    /// The loop moved to another io_uring: the old ring's accept and pause timeout never complete (its thread cancels
+    /// them first, so no connection is taken there; they wait in the listen backlog). Accepting goes on in poll mode
+    /// until that ring is empty (Acceptor.PollMode.cs); a pause starts again.
+    /// </summary>
+    public void OnMovedToNewRing(List<ulong> leftBehind)
+    {
+        try
+        {
+            if (_acceptArmed)
+            {
+                leftBehind.Add(OperationTable.UserData(_token, OpAccept));
+                _acceptArmed = false;
+            }
+            _acceptCancelSent = false;
+            if (_listenPollArmed)
+            {
+                leftBehind.Add(OperationTable.UserData(_token, OpListenReady));
+                _listenPollArmed = false;
+            }
+            _leavingPollMode = false;
+            EnterPollMode(); // the old ring's accept may still be armed (see Acceptor.PollMode.cs)
+            if (_resumeArmed)
+            {
+                leftBehind.Add(OperationTable.UserData(_token, OpResume));
+                _resumeArmed = false;
+                if (!_stopping)
+                {
+                    _resumeArmed = true; // the pause starts again in full
+                    SqePrep.PrepTimeout(ref _ring.Ring.GetSqe(), _pause, OperationTable.UserData(_token, OpResume));
+                }
+            }
+            Continue();
+        }
+        catch (Exception ex)
+        {
+            OnFault(ex);
+        }
+    }
 
     public void OnFault(Exception exception)
     {
@@ -272,7 +325,8 @@ internal sealed unsafe class Acceptor : IRingOperationOwner
     }
 
     public string DescribeForDiagnostics() =>
-        $"listener {_endPointName}: accept {(_acceptArmed ? "armed" : "not armed")}, pause timeout {(_resumeArmed ? "armed" : "not armed")}, stopping {_stopping}";
+        $"listener {_endPointName}: accept {(_acceptArmed ? "armed" : "not armed")}, pause timeout {(_resumeArmed ? "armed" : "not armed")}" +
+        $"{(_pollMode ? $", poll mode (poll {(_listenPollArmed ? "armed" : "not armed")})" : "")}, stopping {_stopping}";
 
     public void OnRingFailed(Exception exception)
     {

@@ -31,6 +31,8 @@ internal sealed class ConnectOperation : IRingOperationOwner
     private bool _inFlight;
     private bool _cancelSent;
     private bool _ringStopping;
+    private bool _reissued;                 // connect issued again after the loop moved to another io_uring
+    private bool _waitingForWritable;       // the reissued connect found it in progress: a POLLOUT poll waits for its end
     private volatile bool _cancelRequested; // the caller's token fired (any thread)
 
     private ConnectOperation(RingThread ring, EndPoint remote, ConnectionSettings settings, CancellationToken cancellationToken)
@@ -105,6 +107,25 @@ internal sealed class ConnectOperation : IRingOperationOwner
 
     public void OnCompletion(byte operation, int result, uint flags)
     {
+        if (_waitingForWritable)
+        {
+            _waitingForWritable = false;
+            if (result >= 0)
+            {
+                result = -PendingSocketError(); // the poll's mask says the connect ended; SO_ERROR says how
+            }
+        }
+        else if (_reissued && result == -Errno.EALREADY && !_cancelRequested && !_ringStopping)
+        {
+            // The first connect (on the old ring) started the handshake; wait for it to end on this ring.
+            _waitingForWritable = true;
+            SqePrep.PrepPollAdd(ref _ring.Ring.GetSqe(), _fd, Libc.POLLOUT | Libc.POLLERR | Libc.POLLHUP, OperationTable.UserData(_token, OpConnect));
+            return;
+        }
+        else if (_reissued && result == -Errno.EISCONN)
+        {
+            result = 0; // the handshake the first connect started has completed
+        }
         _inFlight = false;
         _ring.Unregister(_token);
         if (result == 0 && !_cancelRequested && !_ringStopping)
@@ -160,6 +181,40 @@ internal sealed class ConnectOperation : IRingOperationOwner
 
     private SocketException ShuttingDown() =>
         new((int)SocketError.OperationAborted, $"The RingCore transport is shutting down; the connect to {_remote} was cancelled.");
+
+    /// <summary>
+    /// The loop moved to another io_uring: the old ring's connect never completes (its thread cancels it before its
+    /// next enter). If it had started, the socket is connecting or connected: connect again here, which answers
+    /// EALREADY (then a POLLOUT poll waits for the end) or EISCONN (connected); if it had not, this is the connect.
+    /// </summary>
+    public unsafe void OnMovedToNewRing(List<ulong> leftBehind)
+    {
+        if (!_inFlight)
+        {
+            return;
+        }
+        leftBehind.Add(OperationTable.UserData(_token, OpConnect));
+        _cancelSent = false;
+        _waitingForWritable = false;
+        if (_cancelRequested || _ringStopping)
+        {
+            OnCompletion(OpConnect, -Errno.ECANCELED, 0); // it was being cancelled
+            return;
+        }
+        _reissued = true;
+        SqePrep.PrepConnect(ref _ring.Ring.GetSqe(), _fd, _address, _addressLength, OperationTable.UserData(_token, OpConnect));
+    }
+
+    public void OnMovedFromRingsEmptied()
+    {
+        // Nothing to do: the reissued connect does not compete with the cancelled one.
+    }
+
+    private unsafe int PendingSocketError()
+    {
+        int error = 0, length = sizeof(int);
+        return Libc.getsockopt(_fd, Libc.SOL_SOCKET, Libc.SO_ERROR, &error, &length) == 0 ? error : Libc.LastErrno;
+    }
 
     public void OnRingStopping()
     {

@@ -91,7 +91,9 @@ internal sealed unsafe class IoUring : IDisposable
             _cqHeadLocal = *_cqHead;
 
             _enterFd = ringFd;
-            if (registerRingFd && TryRegisterRingFd(ringFd, out int index))
+            // Registered per thread: only on a ring that is tied to its creator anyway (SINGLE_ISSUER). A ring without
+            // it may be handed to another thread (TransferToCurrentThread), which could not use the registration.
+            if (registerRingFd && (p.Flags & IoUringSetupFlags.SingleIssuer) != 0 && TryRegisterRingFd(ringFd, out int index))
             {
                 _enterFd = index;
                 _enterFlags = IoUringEnterFlags.RegisteredRing;
@@ -146,6 +148,28 @@ internal sealed unsafe class IoUring : IDisposable
 
     /// <summary>True when completions are waiting to be reaped.</summary>
     public bool HasCompletions => Volatile.Read(ref *_cqTail) != _cqHeadLocal;
+
+    /// <summary>
+    /// Any thread: whether the kernel has completions the owner has not reaped yet, in the CQ (past the published
+    /// head) or parked in its overflow list. Stable while the owner is away, on a DEFER_TASKRUN ring: it posts
+    /// completions only inside its owner's io_uring_enter.
+    /// </summary>
+    public bool HasUnreapedCompletions =>
+        Volatile.Read(ref *_cqTail) != Volatile.Read(ref *_cqHead) ||
+        (Volatile.Read(ref *_sqFlags) & IoUringSqRingFlags.CqOverflow) != 0;
+
+    /// <summary>
+    /// Drops every SQE the kernel has not consumed yet, backlog included (a ring whose requests were re-issued on
+    /// another ring: none of them may run here). The published tail is taken back to the kernel's head, which is
+    /// safe because nothing consumes the SQ outside io_uring_enter (no SQPOLL).
+    /// </summary>
+    public void DiscardUnsubmitted()
+    {
+        CheckOwner();
+        _backlog.Clear();
+        _sqeTail = Volatile.Read(ref *_sqHead);
+        Volatile.Write(ref *_sqTail, _sqeTail);
+    }
 
     /// <summary>
     /// Creates a ring on the calling thread, asking for the best setup and dropping flags one by one while the
@@ -240,12 +264,21 @@ internal sealed unsafe class IoUring : IDisposable
     public int Submit() => SubmitAndWait(0, getEvents: false);
 
     /// <summary>
+    /// Submits prepared SQEs (as many as the SQ takes, backlog included) and nothing else: never GETEVENTS, not even
+    /// to flush a CQ overflow, so on a DEFER_TASKRUN ring no completion work runs in this enter.
+    /// </summary>
+    public int SubmitWithoutCompletionWork() => SubmitAndWaitCore(0, getEvents: false, timeoutNanoseconds: 0, neverGetEvents: true);
+
+    /// <summary>
     /// One io_uring_enter: submits everything prepared and, when <paramref name="waitFor"/> &gt; 0, sleeps until
     /// that many completions are ready or, when <paramref name="timeoutNanoseconds"/> &gt; 0, until that much time
     /// has passed (whichever comes first; a timeout is not an error). Retries EINTR; on EBUSY/EAGAIN (CQ overflow
     /// backlog or no memory) it publishes what was reaped and returns, so the caller reaps before trying again.
     /// </summary>
-    public int SubmitAndWait(uint waitFor, bool getEvents = true, long timeoutNanoseconds = 0)
+    public int SubmitAndWait(uint waitFor, bool getEvents = true, long timeoutNanoseconds = 0) =>
+        SubmitAndWaitCore(waitFor, getEvents, timeoutNanoseconds, neverGetEvents: false);
+
+    private int SubmitAndWaitCore(uint waitFor, bool getEvents, long timeoutNanoseconds, bool neverGetEvents)
     {
         CheckOwner();
         // Everything the kernel reads on entry is published first: the CQ slots we have consumed (or a full CQ
@@ -253,7 +286,7 @@ internal sealed unsafe class IoUring : IDisposable
         PublishCqHead();
         MoveBacklogIntoSq();
         Volatile.Write(ref *_sqTail, _sqeTail);
-        if ((Volatile.Read(ref *_sqFlags) & IoUringSqRingFlags.CqOverflow) != 0)
+        if ((Volatile.Read(ref *_sqFlags) & IoUringSqRingFlags.CqOverflow) != 0 && !neverGetEvents)
         {
             OverflowCount++;
             getEvents = true; // GETEVENTS flushes the kernel's overflow list into the CQ

@@ -12,6 +12,9 @@ internal sealed record RingSetupOptions
     /// <summary>Ask for IORING_SETUP_SINGLE_ISSUER | IORING_SETUP_DEFER_TASKRUN.</summary>
     public bool SingleIssuer { get; init; } = true;
 
-    /// <summary>Register the ring fd (IORING_REGISTER_RING_FDS) so io_uring_enter skips the fd lookup.</summary>
+    /// <summary>
+    /// Register the ring fd (IORING_REGISTER_RING_FDS) so io_uring_enter skips the fd lookup; only done when the
+    /// ring got SINGLE_ISSUER (the registration belongs to the creating thread).
+    /// </summary>
     public bool RegisterRingFd { get; init; } = true;
 }

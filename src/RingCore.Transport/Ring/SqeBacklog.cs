@@ -37,6 +37,13 @@ internal sealed class SqeBacklog
         return entry;
     }
 
+    /// <summary>Drops every entry.</summary>
+    public void Clear()
+    {
+        _head = 0;
+        _count = 0;
+    }
+
     private void Grow()
     {
         var larger = new IoUringSqe[_entries.Length * 2];

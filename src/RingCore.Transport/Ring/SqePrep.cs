@@ -51,6 +51,13 @@ internal static unsafe class SqePrep
         sqe.UserData = userData;
     }
 
+    /// <summary>A multishot poll: one CQE (with F_MORE) for every wake-up of the file that matches the mask.</summary>
+    public static void PrepPollMultishot(ref IoUringSqe sqe, int fd, uint pollMask, ulong userData)
+    {
+        PrepPollAdd(ref sqe, fd, pollMask, userData);
+        sqe.Len = IoUringOpFlags.PollAddMulti;
+    }
+
     public static void PrepSend(ref IoUringSqe sqe, int fd, void* buffer, uint length, uint msgFlags, ulong userData)
     {
         sqe.Opcode = IoUringOpcode.Send;
@@ -109,6 +116,15 @@ internal static unsafe class SqePrep
         sqe.Opcode = IoUringOpcode.AsyncCancel;
         sqe.Fd = fd;
         sqe.OpFlags = IoUringOpFlags.AsyncCancelFd | IoUringOpFlags.AsyncCancelAll;
+        sqe.UserData = userData;
+    }
+
+    /// <summary>Cancels every request in flight on the ring (ANY | ALL); the CQE's result is how many were found.</summary>
+    public static void PrepCancelEverything(ref IoUringSqe sqe, ulong userData)
+    {
+        sqe.Opcode = IoUringOpcode.AsyncCancel;
+        sqe.Fd = -1;
+        sqe.OpFlags = IoUringOpFlags.AsyncCancelAny | IoUringOpFlags.AsyncCancelAll;
         sqe.UserData = userData;
     }
 

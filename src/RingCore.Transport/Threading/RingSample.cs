@@ -16,16 +16,24 @@ internal readonly record struct RingSample(
     /// </summary>
     public long Syscalls => Enters + Wakeups + OtherSyscalls;
 
-    /// <summary>Reads <paramref name="thread"/>'s totals; its ring must still be set up.</summary>
+    /// <summary>Reads <paramref name="thread"/>'s totals (its rings' counters stay readable after they are disposed).</summary>
     public static RingSample Of(RingThread thread)
     {
         RingThreadCounters c = thread.Counters;
+        long enters = 0, submitted = 0, completed = 0, overflows = 0;
+        foreach (Ring.IoUring ring in thread.PhysicalRings) // one per loop thread when takeovers move owners
+        {
+            enters += ring.EnterCount;
+            submitted += ring.SubmittedCount;
+            completed += ring.CompletedCount;
+            overflows += ring.OverflowCount;
+        }
         return new RingSample(
             Volatile.Read(ref c.ConnectionsOpened), Volatile.Read(ref c.ConnectionsClosed),
             Volatile.Read(ref c.BytesReceived), Volatile.Read(ref c.BytesSent) + Volatile.Read(ref c.DirectBytesSent),
             Volatile.Read(ref c.BufferRingExhausted), Volatile.Read(ref c.AcceptPauses),
             Volatile.Read(ref c.Wakeups), Volatile.Read(ref c.OtherSyscalls) + Volatile.Read(ref c.DirectSends),
-            thread.Ring.EnterCount, thread.Ring.SubmittedCount, thread.Ring.CompletedCount, thread.Ring.OverflowCount,
+            enters, submitted, completed, overflows,
             Volatile.Read(ref c.Takeovers));
     }
 

@@ -1,4 +1,5 @@
 using System.Collections.Concurrent;
+using RingCore.Transport.Ring;
 
 namespace RingCore.Transport.Threading;
 
@@ -61,9 +62,11 @@ internal sealed partial class RingThread
     private sealed class StandbyLoopThread(Thread thread)
     {
         public readonly SemaphoreSlim Signal = new(0);
+        public readonly ManualResetEventSlim Ready = new(false, spinCount: 0); // a started thread has made its ring (or failed)
         public readonly Thread Thread = thread;
         public long Epoch;          // the epoch it owns the loop in, written before Signal is released
         public volatile bool Exit;
+        public volatile bool HasNoRing;
     }
 
     /// <summary>
@@ -118,6 +121,12 @@ internal sealed partial class RingThread
         {
             return false;
         }
+        if (_movesOwners && Volatile.Read(ref _ring)!.HasUnreapedCompletions)
+        {
+            // Completions the held thread has not handled yet (a CQ overflow) would be lost with its ring: it keeps
+            // the loop, as without takeovers. Cannot change while it is held (see MoveOwnersHere).
+            return false;
+        }
         if (!_standby.TryPop(out StandbyLoopThread? next) && (next = TryStartStandbyThread()) is null)
         {
             return false; // no thread to hand the loop to: the ring waits for its held thread, as without takeovers
@@ -145,12 +154,20 @@ internal sealed partial class RingThread
         try
         {
             thread.Start();
-            return standby;
         }
         catch (Exception ex) when (ex is OutOfMemoryException or ThreadStartException)
         {
             return null; // e.g. a cgroup's pids limit; the held thread keeps the ring
         }
+        if (_movesOwners && (!standby.Ready.Wait(StandbyRingTimeoutMilliseconds) || standby.HasNoRing))
+        {
+            // No ring for it (out of memory, or locked memory): the held thread keeps the ring. Released, the thread
+            // disposes what it made and exits.
+            standby.Exit = true;
+            standby.Signal.Release();
+            return null;
+        }
+        return standby;
     }
 
     /// <summary>
@@ -160,9 +177,30 @@ internal sealed partial class RingThread
     private void RunStartedStandby(StandbyLoopThread standby)
     {
         PinToCpu();
+        if (_movesOwners)
+        {
+            try
+            {
+                CreateOwnRing();
+            }
+            catch (Exception ex)
+            {
+                standby.HasNoRing = true;
+                LogSafely(ex, "Ring thread {Index}: a thread to take over a held loop could not set up its io_uring; the held thread keeps the loop.");
+            }
+            standby.Ready.Set();
+            if (standby.HasNoRing)
+            {
+                return;
+            }
+        }
         if (WaitForHandOver(standby, out long epoch))
         {
             RunLoopUntilEnded(epoch);
+        }
+        else
+        {
+            DisposeOwnRing();
         }
     }
 
@@ -174,13 +212,35 @@ internal sealed partial class RingThread
             t_loopEpoch = epoch;
             Volatile.Write(ref _awayFromRingSince, Environment.TickCount64);
             Volatile.Write(ref _applicationCodeSince, 0);
+            IoUring? movedFrom = null;
+            if (_movesOwners && _ring != t_ownRing)
+            {
+                // The loop comes from another thread's io_uring, which only that thread may enter: go on with this
+                // thread's own, and move the owners here (MoveOwnersHere, first thing in ring code).
+                movedFrom = _ring;
+                Volatile.Write(ref _ring, t_ownRing);
+                _buffers = t_ownBuffers;
+            }
             Volatile.Write(ref _loop, epoch << EpochShift | LoopInRingCode);
-            if (_settings.TakeOverWhenHeld)
+            if (_settings.TakeOverWhenHeld && !_movesOwners)
             {
                 Ring.TransferToCurrentThread();
             }
-            if (RunLoop() || !WaitAsStandby(new StandbyLoopThread(Thread.CurrentThread), out epoch))
+            if (RunLoop(movedFrom))
             {
+                return; // the ring has ended
+            }
+            if (_movesOwners)
+            {
+                if (!ReleaseOwnRingAfterMove())
+                {
+                    return; // its ring could not be emptied: abandoned, and this thread ends
+                }
+                Post(static s => ((RingThread)s!).OnMovedFromRingEmptied(), this);
+            }
+            if (!WaitAsStandby(new StandbyLoopThread(Thread.CurrentThread), out epoch))
+            {
+                DisposeOwnRing();
                 return; // the ring has ended
             }
         }

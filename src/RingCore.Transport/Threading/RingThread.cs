@@ -53,8 +53,11 @@ internal sealed unsafe partial class RingThread : PipeScheduler, ICqeHandler
     private bool _stopping;
     private bool _wakeArmed;
     private bool _wakeCancelled;
-    private IoUring? _ring;
-    private ProvidedBufferRing? _buffers;
+    private IoUring? _ring;               // the io_uring of the thread that runs the loop now
+    private ProvidedBufferRing? _buffers; // its provided buffers
+    private bool _movesOwners;            // a takeover moves the owners to the new thread's ring (see Takeover.cs)
+    private IoUring[] _physicalRings = []; // every io_uring this ring thread has had (copy on write), for metrics
+    private readonly object _physicalRingsLock = new();
 
     /// <summary>Running totals, read by metrics.</summary>
     public RingThreadCounters Counters { get; } = new();
@@ -71,6 +74,20 @@ internal sealed unsafe partial class RingThread : PipeScheduler, ICqeHandler
 
     /// <summary>The ring; only for use on this thread.</summary>
     public IoUring Ring => _ring!;
+
+    /// <summary>
+    /// Every io_uring this ring thread has had (one per loop thread when takeovers move owners); any thread may
+    /// read their counters.
+    /// </summary>
+    public IoUring[] PhysicalRings => Volatile.Read(ref _physicalRings);
+
+    private void AddPhysicalRing(IoUring ring)
+    {
+        lock (_physicalRingsLock)
+        {
+            Volatile.Write(ref _physicalRings, [.. _physicalRings, ring]);
+        }
+    }
 
     /// <summary>The provided-buffer ring receives select from; only for use on this thread.</summary>
     public ProvidedBufferRing Buffers => _buffers!;
@@ -246,16 +263,21 @@ internal sealed unsafe partial class RingThread : PipeScheduler, ICqeHandler
     }
 
     /// <summary>
-    /// Runs the loop on the calling thread. Returns true when the ring has ended (stopped or failed) and this
+    /// Runs the loop on the calling thread (first moving the owners to its io_uring from <paramref name="movedFrom"/>, if
+    /// not null). Returns true when the ring has ended (stopped or failed) and this
     /// thread tore it down; false when the loop was handed to another thread while this one ran application work.
     /// </summary>
-    private bool RunLoop()
+    private bool RunLoop(IoUring? movedFrom)
     {
         t_ringCodeOf = this;
         bool ended = false;
         bool failed = false;
         try
         {
+            if (movedFrom is not null)
+            {
+                MoveOwnersHere(movedFrom);
+            }
             ended = Loop();
         }
         catch (Exception ex)
@@ -298,15 +320,24 @@ internal sealed unsafe partial class RingThread : PipeScheduler, ICqeHandler
     {
         PinToCpu();
         _ring = IoUring.Create(_settings.Ring);
+        AddPhysicalRing(_ring);
         RingRequirements.Check(_ring);
+        // A ring tied to its thread (SINGLE_ISSUER) cannot change threads: a takeover moves the owners to the new
+        // thread's own ring instead (RingThread.Takeover.cs).
+        _movesOwners = _settings.TakeOverWhenHeld && _ring.HasSingleIssuer;
         // Only a DEFER_TASKRUN ring sleeps through a batched wait: it wakes its thread once the batch is complete. On
         // any other ring each completion's task work wakes the waiting thread anyway (COOP_TASKRUN notifies the
         // submitter whenever its work list was empty), so a batched wait saves no wake-up and only holds finished
-        // requests back. Measured on the default (Inline, COOP_TASKRUN), per round, without batching against with
-        // it: 1.04-1.21x the throughput at 64 connections (plaintext and json), 0.99-1.39x at 1,024, 1.04-1.07x
-        // pipelined (docs/design.md, "What it costs").
+        // requests back. Measured on COOP_TASKRUN rings (the default's before takeovers moved owners), per round,
+        // without batching against with it: 1.04-1.21x the throughput at 64 connections (plaintext and json),
+        // 0.99-1.39x at 1,024, 1.04-1.07x pipelined (docs/design.md, "What it costs").
         _batcher = new CompletionBatcher(_ring.HasDeferTaskrun ? _settings.CompletionBatchWaitNanoseconds : 0);
         _buffers = ProvidedBufferRing.Register(_ring, groupId: 0, _settings.BufferRingEntries, _settings.BufferSize, _settings.IncrementalBuffers);
+        if (_movesOwners)
+        {
+            t_ownRing = _ring;
+            t_ownBuffers = _buffers;
+        }
         _eventFd = Libc.eventfd(0, Libc.EFD_CLOEXEC); // blocking: io_uring polls it, a non-blocking fd would fail with EAGAIN
         if (_eventFd < 0)
         {

@@ -21,7 +21,8 @@ internal sealed class RingThreadCounters
     public long DirectSends;           // send(2) calls made on the application's thread (see RingConnection.DirectSend.cs)
     public long DirectBytesSent;       // bytes those sent
     public long Takeovers;             // loops handed to another thread because application code held this one (interlocked)
-    public long MovedRequests;         // multishot requests re-armed because an earlier loop thread armed them (RingThread.LoopEpoch)
+    public long MovedRequests;         // multishot requests re-armed because an earlier loop thread armed them (RingThread.LoopEpoch), or owners moved to a new io_uring
+    public long ResultsDroppedAfterMove; // requests on a moved-from io_uring that completed instead of being cancelled (interlocked; must stay 0)
 
     public long ActiveConnections => Volatile.Read(ref ConnectionsOpened) - Volatile.Read(ref ConnectionsClosed);
 }

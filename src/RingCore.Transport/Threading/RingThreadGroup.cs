@@ -107,10 +107,10 @@ internal sealed class RingThreadGroup
         {
             SqEntries = (uint)_options.SubmissionQueueSize,
             CqEntries = (uint)_options.CompletionQueueSize,
-            // A takeover needs a ring any thread may enter: SINGLE_ISSUER (and DEFER_TASKRUN, which needs it) and a
-            // registered ring fd (registered per thread) tie it to the thread that set it up.
-            SingleIssuer = _options.UseSingleIssuer && !_takeOverHeldRings,
-            RegisterRingFd = _options.RegisterRingFd && !_takeOverHeldRings,
+            // A SINGLE_ISSUER ring stays with the thread that set it up; a takeover then moves the owners to the new
+            // thread's own ring (RingThread.Takeover.cs), and moves the ring itself only on kernels without it.
+            SingleIssuer = _options.UseSingleIssuer,
+            RegisterRingFd = _options.RegisterRingFd,
         };
         var threads = new List<RingThread>(_ringCount);
         try
