@@ -165,7 +165,7 @@ internal sealed partial class RingThread
         if (drain is { CompletedInstead: > 0 })
         {
             Interlocked.Add(ref Counters.ResultsDroppedAfterMove, drain.CompletedInstead);
-            LogErrorSafely($"Ring thread {Index}: {drain.CompletedInstead} request(s) on the io_uring a takeover moved away from completed instead of being cancelled; their results were dropped.{drain.Dbg}");
+            LogErrorSafely($"Ring thread {Index}: {drain.CompletedInstead} request(s) on the io_uring a takeover moved away from completed instead of being cancelled; their results were dropped:{drain.Examples}");
         }
         if (drain is not { IsComplete: true })
         {
@@ -216,7 +216,9 @@ internal sealed partial class RingThread
         /// <summary>Requests that completed with a result instead of -ECANCELED (must stay 0).</summary>
         public long CompletedInstead { get; private set; }
 
-        public string Dbg = "";
+        /// <summary>The first few of those, for the log.</summary>
+        public string Examples { get; private set; } = "";
+
         public bool IsComplete => _cancelsAnswered == cancels && _ended >= _cancelled;
 
         public string Describe() => $"{_cancelsAnswered} of {cancels} cancels answered, {_cancelled} requests found, {_ended} ended";
@@ -237,8 +239,10 @@ internal sealed partial class RingThread
             }
             if (cqe.Res > 0)
             {
-                CompletedInstead++;
-                if (Dbg.Length < 300) Dbg += $" [op {cqe.UserData & 0xff} slot {cqe.UserData >> 32} res {cqe.Res} f {cqe.Flags & 0xffff}]";
+                if (CompletedInstead++ < 3)
+                {
+                    Examples += $" [user_data 0x{cqe.UserData:x} res {cqe.Res} flags 0x{cqe.Flags:x}]";
+                }
             }
             if ((cqe.Flags & IoUringCqeFlags.More) == 0)
             {

@@ -123,6 +123,7 @@ internal sealed partial class RingThread
         }
         if (_movesOwners && Volatile.Read(ref _ring)!.HasUnreapedCompletions)
         {
+            Interlocked.Increment(ref Counters.TakeoversRefused);
             // Completions the held thread has not handled yet (a CQ overflow) would be lost with its ring: it keeps
             // the loop, as without takeovers. Cannot change while it is held (see MoveOwnersHere).
             return false;

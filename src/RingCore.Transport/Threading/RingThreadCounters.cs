@@ -22,6 +22,7 @@ internal sealed class RingThreadCounters
     public long DirectBytesSent;       // bytes those sent
     public long Takeovers;             // loops handed to another thread because application code held this one (interlocked)
     public long MovedRequests;         // multishot requests re-armed because an earlier loop thread armed them (RingThread.LoopEpoch), or owners moved to a new io_uring
+    public long TakeoversRefused;      // held loops left with their thread: completions not yet reaped (interlocked)
     public long ResultsDroppedAfterMove; // requests on a moved-from io_uring that completed instead of being cancelled (interlocked; must stay 0)
 
     public long ActiveConnections => Volatile.Read(ref ConnectionsOpened) - Volatile.Read(ref ConnectionsClosed);

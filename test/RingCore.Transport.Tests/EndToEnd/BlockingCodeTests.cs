@@ -30,8 +30,17 @@ public sealed class BlockingCodeTests(ITestOutputHelper output)
     /// <summary>The transport's real defaults: RingServer fixes 2 rings for other tests; here the default count runs.</summary>
     private static void DefaultOptions(RingCoreTransportOptions options) => options.RingThreadCount = null;
 
-    [Fact]
-    public async Task SyncOverAsyncBodyReadCompletesAndOtherConnectionsAreServedMeanwhile()
+    /// <summary>The defaults, on rings with or without SINGLE_ISSUER (kernels before 6.0 have none).</summary>
+    private static void DefaultOptions(RingCoreTransportOptions options, bool singleIssuer)
+    {
+        DefaultOptions(options);
+        options.UseSingleIssuer = singleIssuer;
+    }
+
+    [Theory]
+    [InlineData(true)]  // Linux 6.1 and later: a takeover moves the connections to the new thread's io_uring
+    [InlineData(false)] // an older kernel (no SINGLE_ISSUER): the io_uring itself moves to the new thread
+    public async Task SyncOverAsyncBodyReadCompletesAndOtherConnectionsAreServedMeanwhile(bool singleIssuer)
     {
         var waiting = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
         await using var server = await RingServer.StartAsync(context =>
@@ -50,7 +59,7 @@ public sealed class BlockingCodeTests(ITestOutputHelper output)
                 return WriteAsync(context, Encoding.ASCII.GetBytes(total.ToString(System.Globalization.CultureInfo.InvariantCulture)));
             }
             return WriteAsync(context, Ok);
-        }, configureTransport: DefaultOptions);
+        }, configureTransport: options => DefaultOptions(options, singleIssuer));
         using var cts = new CancellationTokenSource(Timeout);
 
         using var blocking = await KeepAliveAsync(server, cts.Token);
@@ -187,8 +196,10 @@ public sealed class BlockingCodeTests(ITestOutputHelper output)
     /// fourth handler sleeps 20 ms, so loops move between threads while completions pour in. Every request is
     /// answered, and afterwards no connection, fd or thread beyond the rings' spares is left.
     /// </summary>
-    [Fact]
-    public async Task ManyConnectionsWhoseHandlersSometimesBlockAreAllAnswered()
+    [Theory]
+    [InlineData(true)]
+    [InlineData(false)] // as on a kernel without SINGLE_ISSUER
+    public async Task ManyConnectionsWhoseHandlersSometimesBlockAreAllAnswered(bool singleIssuer)
     {
         const int Connections = 1000, Rounds = 4;
         int requests = 0;
@@ -200,7 +211,7 @@ public sealed class BlockingCodeTests(ITestOutputHelper output)
                 Thread.Sleep(20); // a synchronous driver's round trip
             }
             return WriteAsync(context, Ok);
-        }, configureTransport: DefaultOptions);
+        }, configureTransport: options => DefaultOptions(options, singleIssuer));
 
         try
         {
@@ -215,6 +226,8 @@ public sealed class BlockingCodeTests(ITestOutputHelper output)
             int ringThreads = ProcessResources.RingThreadCount();
             output.WriteLine($"{Connections * Rounds} requests, {server.Takeovers} takeovers, {ringThreads} ring threads afterwards");
             Assert.True(server.Takeovers > 0, "no handler held a loop thread");
+            // Nothing left on a held thread's io_uring ran instead of being cancelled (it would have taken a request).
+            Assert.Equal(0, server.Rings.Sum(ring => Interlocked.Read(ref ring.Counters.ResultsDroppedAfterMove)));
             Assert.True(ringThreads <= server.Factory.Group.Threads.Count * (1 + new RingCoreTransportOptions().MaxHeldThreadsPerRing),
                 $"{ringThreads} ring threads");
             await server.WaitForNoConnectionsAsync(Timeout);
@@ -293,11 +306,14 @@ public sealed class BlockingCodeTests(ITestOutputHelper output)
     {
         using var never = new ManualResetEventSlim();
         var blocked = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        bool blockedOnLoopThread = false;
         int fdsBefore = ProcessResources.TransportFdCount();
+        int ringsBefore = ProcessResources.IoUringFdCount();
         var server = await RingServer.StartAsync(context =>
         {
             if (context.Request.Path == "/forever")
             {
+                blockedOnLoopThread = Thread.CurrentThread.Name?.StartsWith("RingCore ring", StringComparison.Ordinal) == true;
                 blocked.TrySetResult();
                 never.Wait(TimeSpan.FromSeconds(60)); // "forever" for this test: far beyond every timeout below
             }
@@ -327,9 +343,13 @@ public sealed class BlockingCodeTests(ITestOutputHelper output)
             client.Dispose();
             if (!unsafeInline)
             {
-                // While the handler still blocks: every fd is closed and the only ring-named thread left is the
-                // blocked one, if application code held a loop thread (Inline); none with the thread pool.
-                Assert.Equal(fdsBefore, ProcessResources.TransportFdCount());
+                // While the handler still blocks: every socket and eventfd is closed and the only ring-named thread
+                // left is the blocked one, if application code held a loop thread (Inline); none with the thread pool.
+                // A blocked loop thread keeps its own io_uring: only it may enter it, to cancel what was left on it
+                // (RingThread.OwnerMove.cs), and it does when it returns.
+                int heldRings = blockedOnLoopThread ? 1 : 0;
+                Assert.Equal(fdsBefore + heldRings, ProcessResources.TransportFdCount());
+                Assert.Equal(ringsBefore + heldRings, ProcessResources.IoUringFdCount());
                 int ringThreads = ProcessResources.RingThreadCount();
                 output.WriteLine($"ring threads left while the handler blocks: {ringThreads}");
                 Assert.True(ringThreads <= 1, $"{ringThreads} ring threads left behind");
@@ -348,8 +368,8 @@ public sealed class BlockingCodeTests(ITestOutputHelper output)
     /// A handler that blocks only because the server stops: it waits for a request body that never comes, and when
     /// the shutdown timeout aborts its connection, its catch block blocks for good. That continuation is resumed by
     /// the ring (the aborted receive completes the input pipe) and runs on the loop thread, in the middle of the
-    /// ring's stop; the ring must still move to another thread, finish stopping and close every fd, and the host's
-    /// stop must still return within its timeout.
+    /// ring's stop; the ring must still move to another thread, finish stopping and close every fd but the held
+    /// thread's own io_uring, and the host's stop must still return within its timeout.
     /// </summary>
     [Fact]
     public async Task StopReturnsWhenTheAbortItSendsResumesAHandlerThatBlocksOnTheLoopThread()
@@ -358,6 +378,7 @@ public sealed class BlockingCodeTests(ITestOutputHelper output)
         var waitingForBody = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
         var blockedOn = new TaskCompletionSource<string?>(TaskCreationOptions.RunContinuationsAsynchronously);
         int fdsBefore = ProcessResources.TransportFdCount();
+        int ringsBefore = ProcessResources.IoUringFdCount();
         var server = await RingServer.StartAsync(async context =>
         {
             if (context.Request.Path == "/body-never-comes")
@@ -394,9 +415,12 @@ public sealed class BlockingCodeTests(ITestOutputHelper output)
             Assert.True(server.Takeovers >= 1, "the loop never moved off the blocked thread");
             var (_, _) = await client.ReadToEndAsync(cts.Token); // the client's connection was closed
             client.Dispose();
-            // While the handler still blocks: every fd is closed and the blocked thread is the only ring thread left.
-            await Polling.UntilAsync(() => ProcessResources.TransportFdCount() == fdsBefore, TimeSpan.FromSeconds(10),
-                () => $"{ProcessResources.TransportFdCount() - fdsBefore} transport fds left while the handler blocks");
+            // While the handler still blocks: every socket and eventfd is closed, the blocked thread is the only ring
+            // thread left, and it keeps its own io_uring (only it may enter it, to cancel what was left on it when
+            // it returns: RingThread.OwnerMove.cs).
+            await Polling.UntilAsync(() => ProcessResources.TransportFdCount() == fdsBefore + 1, TimeSpan.FromSeconds(10),
+                () => $"{ProcessResources.TransportFdCount() - fdsBefore} transport fds left while the handler blocks (1 expected: its io_uring)");
+            Assert.Equal(ringsBefore + 1, ProcessResources.IoUringFdCount());
             Assert.Equal(1, ProcessResources.RingThreadCount());
         }
         finally
@@ -437,7 +461,14 @@ public sealed class BlockingCodeTests(ITestOutputHelper output)
                 return WriteAsync(context, Encoding.ASCII.GetBytes(Libc.gettid().ToString(CultureInfo.InvariantCulture)));
             }
             return WriteAsync(context, Ok);
-        }, configureTransport: options => options.RingThreadCount = 1);
+        }, configureTransport: options =>
+        {
+            options.RingThreadCount = 1;
+            // The io_uring itself moves to the new loop thread only on rings without SINGLE_ISSUER (kernels before
+            // 6.0); with it, the connections move to the new thread's own io_uring and the old thread's requests are
+            // cancelled, so it cannot wake for them at all.
+            options.UseSingleIssuer = false;
+        });
         using var cts = new CancellationTokenSource(Timeout);
 
         var clients = new List<RawClient>();

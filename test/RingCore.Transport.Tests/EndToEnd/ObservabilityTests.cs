@@ -153,9 +153,10 @@ public sealed class ObservabilityTests
         var line = Assert.Single(lines);
         Assert.Equal(LogLevel.Information, line.Level);
         Assert.Contains($"127.0.0.1:{server.Port}", line.Message);
-        // The default (inline scheduling, whose rings another thread can take over) asks for rings any thread may enter.
-        Assert.Contains("setup flags COOP_TASKRUN|SUBMIT_ALL", line.Message);
-        Assert.Contains("registered ring fd no", line.Message);
+        // The default (inline scheduling, whose held loops move to another thread) keeps rings tied to their thread:
+        // a takeover moves the owners to the new thread's own ring.
+        Assert.Contains("SINGLE_ISSUER|DEFER_TASKRUN", line.Message);
+        Assert.Contains("registered ring fd yes", line.Message);
         Assert.Contains("2 io_uring thread(s)", line.Message);
     }
 }

@@ -1,0 +1,129 @@
+using System.Diagnostics;
+using Microsoft.AspNetCore.Http;
+using RingCore.Transport.Tests.Faults;
+using RingCore.Transport.Tests.Infrastructure;
+using Xunit.Abstractions;
+
+namespace RingCore.Transport.Tests.EndToEnd;
+
+/// <summary>
+/// A takeover on the default rings (SINGLE_ISSUER | DEFER_TASKRUN) moves the ring's connections and listener to the
+/// new loop thread's own io_uring (RingThread.OwnerMove.cs). What was in flight on the held thread's io_uring must
+/// neither run there nor be lost: requests that arrive while the thread is held, before and after the move, are all
+/// answered by the new thread; new connections are accepted although the held io_uring's accept is still armed on
+/// the listening socket; and when the handler returns, its thread cancels what it left behind (nothing runs instead),
+/// and its emptied io_uring serves the next takeover.
+/// </summary>
+[Collection(ServerCollection.Name)]
+public sealed class TakeoverMoveTests(ITestOutputHelper output)
+{
+    private static readonly TimeSpan Timeout = TimeSpan.FromSeconds(30);
+    private static readonly byte[] Ok = "ok"u8.ToArray();
+    private const int RacingRounds = 30;
+
+    [Fact]
+    public async Task RequestsAndConnectionsArrivingWhileALoopThreadIsHeldAreServedAndNothingRunsOnItsRing()
+    {
+        const int Connections = 200;
+        using var release = new ManualResetEventSlim();
+        var blocked = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        int fdsBefore = ProcessResources.TransportFdCount();
+        var server = await RingServer.StartAsync(context =>
+        {
+            if (context.Request.Path == "/block")
+            {
+                blocked.TrySetResult();
+                release.Wait(Timeout); // a synchronous call that takes its time
+            }
+            context.Response.ContentLength = Ok.Length;
+            return context.Response.Body.WriteAsync(Ok).AsTask();
+        }, configureTransport: options => options.RingThreadCount = 1); // one ring: every connection is on the held one
+        try
+        {
+            Assert.True(server.Factory.Group.Threads[0].Ring.HasSingleIssuer, "this test needs SINGLE_ISSUER rings (Linux 6.0)");
+            using var cts = new CancellationTokenSource(Timeout);
+            using var others = await Burst.ConnectAsync(server.LoopbackEndPoint, Connections);
+            await others.SendAllAsync(RawClient.Get("/first")); // their receives are now armed on the first loop thread's ring
+            await others.ExpectAllAsync(1, Ok);
+
+            using var blocking = await RawClient.ConnectAsync(server.LoopbackEndPoint, cts.Token);
+            await blocking.SendAsync(RawClient.Get("/first"), cts.Token);
+            Assert.Equal(Ok, (await blocking.ReadResponseAsync(cts.Token)).Body);
+            await blocking.SendAsync(RawClient.Get("/block"), cts.Token); // the second request runs on the loop thread
+            await blocked.Task.WaitAsync(Timeout);
+
+            // At once, most likely before the takeover: the data lands on sockets whose receives the held ring holds.
+            var held = Stopwatch.StartNew();
+            await others.SendAllAsync(RawClient.Get("/while-held"));
+            await others.ExpectAllAsync(1, Ok);
+            output.WriteLine($"{Connections} requests sent as the handler blocked answered in {held.ElapsedMilliseconds} ms; takeovers {server.Takeovers}");
+            Assert.True(server.Takeovers >= 1, "the held loop never moved");
+
+            // After the move: more requests, and new connections to the listener whose accept the held ring still holds.
+            await others.SendAllAsync(RawClient.Get("/after-move"));
+            await others.ExpectAllAsync(1, Ok);
+            using (var newcomers = await Burst.ConnectAsync(server.LoopbackEndPoint, 50))
+            {
+                await newcomers.SendAllAsync(RawClient.Get("/new"));
+                await newcomers.ExpectAllAsync(1, Ok);
+            }
+
+            // The handler returns: its thread cancels what it left behind, and nothing of it ran instead.
+            release.Set();
+            Assert.Equal(Ok, (await blocking.ReadResponseAsync(cts.Token)).Body);
+            await others.SendAllAsync(RawClient.Get("/after-release"));
+            await others.ExpectAllAsync(1, Ok);
+
+            // Its emptied ring serves the next takeover.
+            long takeovers = server.Takeovers;
+            release.Reset();
+            blocked = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+            await blocking.SendAsync(RawClient.Get("/block"), cts.Token);
+            await blocked.Task.WaitAsync(Timeout);
+            await Polling.UntilAsync(() => server.Takeovers > takeovers, Timeout, () => "no second takeover");
+            await others.SendAllAsync(RawClient.Get("/second-hold"));
+            await others.ExpectAllAsync(1, Ok);
+            release.Set();
+            Assert.Equal(Ok, (await blocking.ReadResponseAsync(cts.Token)).Body);
+            using (var newcomers = await Burst.ConnectAsync(server.LoopbackEndPoint, 50))
+            {
+                await newcomers.SendAllAsync(RawClient.Get("/new-again"));
+                await newcomers.ExpectAllAsync(1, Ok);
+            }
+
+            // The race that matters: requests arriving just as the held thread returns, still in their sockets when
+            // its completion work for them would run. Its cancels must all be in before that work runs.
+            // (A fresh connection each round: its second request runs on the loop thread. On the old connection it
+            // could run on the thread that just lost the loop, still busy finishing the last request.)
+            for (int round = 0; round < RacingRounds; round++)
+            {
+                using var racer = await RawClient.ConnectAsync(server.LoopbackEndPoint, cts.Token);
+                await racer.SendAsync(RawClient.Get("/first"), cts.Token);
+                Assert.Equal(Ok, (await racer.ReadResponseAsync(cts.Token)).Body);
+                takeovers = server.Takeovers;
+                release.Reset();
+                blocked = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+                await racer.SendAsync(RawClient.Get("/block"), cts.Token);
+                await blocked.Task.WaitAsync(Timeout);
+                await Polling.UntilAsync(() => server.Takeovers > takeovers, Timeout, () => $"no takeover in round {round} (refused: {server.Rings.Sum(r => Interlocked.Read(ref r.Counters.TakeoversRefused))}, loop in application code: {server.Rings[0].InApplicationCode})");
+                Task sending = others.SendAllAsync(RawClient.Get("/racing"));
+                release.Set();
+                await sending;
+                await others.ExpectAllAsync(1, Ok);
+                Assert.Equal(Ok, (await racer.ReadResponseAsync(cts.Token)).Body);
+            }
+
+            long dropped = server.Rings.Sum(ring => Interlocked.Read(ref ring.Counters.ResultsDroppedAfterMove));
+            output.WriteLine($"takeovers {server.Takeovers}, owners moved {server.MovedRequests}, results dropped {dropped}");
+            Assert.Equal(0, dropped);
+            FaultAssert.NoRingCoreLogAboveDebug(server.Logs);
+        }
+        finally
+        {
+            release.Set();
+            await server.DisposeAsync();
+        }
+        await ProcessResources.WaitForNoRingThreadsAsync();
+        Assert.Equal(fdsBefore, ProcessResources.TransportFdCount());
+    }
+}
