@@ -99,10 +99,9 @@ public sealed class RingCoreTransportOptions
     /// it waits for a single completion with no timeout, so a lone request never waits for company.
     /// Trades up to this much added latency under load for fewer system calls; <see cref="TimeSpan.Zero"/> turns
     /// batching off. Default: 500 µs. At most 10 ms.
-    /// Only rings with DEFER_TASKRUN batch: those of <see cref="RingCoreApplicationScheduling.ThreadPool"/> and
-    /// <see cref="RingCoreApplicationScheduling.UnsafeInline"/> scheduling on Linux 6.1 or later. The default
-    /// scheduling's rings may change threads, cannot have DEFER_TASKRUN, and are woken by every completion while
-    /// they wait, so a batched wait would only hold finished requests back; they ignore this setting.
+    /// Only rings with DEFER_TASKRUN batch (every scheduling, on Linux 6.1 or later). Rings without it are woken by
+    /// every completion while they wait, so a batched wait would only hold finished requests back; they ignore this
+    /// setting.
     /// </summary>
     public TimeSpan CompletionBatchWait { get; set; } = TimeSpan.FromMicroseconds(500);
 

@@ -27,8 +27,8 @@ internal sealed record RingThreadSettings
 
     /// <summary>
     /// Application code runs on the loop thread (Inline scheduling) and a loop thread held by it is replaced by
-    /// another (see RingThread.Takeover.cs). Needs a ring without SINGLE_ISSUER, DEFER_TASKRUN and a registered
-    /// ring fd, which all tie the ring to one thread.
+    /// another (see RingThread.Takeover.cs): the ring itself moves to that thread, or, on a SINGLE_ISSUER ring (tied
+    /// to the thread that set it up), its owners move to that thread's own ring (RingThread.OwnerMove.cs).
     /// </summary>
     public bool TakeOverWhenHeld { get; init; }
 
