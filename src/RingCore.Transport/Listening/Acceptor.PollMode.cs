@@ -20,6 +20,7 @@ internal sealed unsafe partial class Acceptor
     private bool _pollMode;          // accepting with a poll and accept4 (see the top of this file)
     private bool _listenPollArmed;   // the kernel holds our multishot poll on the listening socket
     private bool _leavingPollMode;   // that poll is being cancelled to go back to the multishot accept
+    private bool _wasNonBlocking;    // the listening socket's own O_NONBLOCK, restored when poll mode ends (it may not be ours)
 
     /// <summary>Every io_uring the ring moved away from is empty: no accept of ours is left armed on any of them.</summary>
     public void OnMovedFromRingsEmptied()
@@ -50,7 +51,7 @@ internal sealed unsafe partial class Acceptor
         if (!_pollMode)
         {
             _pollMode = true;
-            SetListenerNonBlocking(true);
+            _wasNonBlocking = SetListenerNonBlocking(true);
         }
     }
 
@@ -58,17 +59,20 @@ internal sealed unsafe partial class Acceptor
     {
         _pollMode = false;
         _leavingPollMode = false;
-        SetListenerNonBlocking(false);
+        SetListenerNonBlocking(_wasNonBlocking);
     }
 
-    private void SetListenerNonBlocking(bool nonBlocking)
+    /// <summary>Sets or clears O_NONBLOCK on the listening socket; returns whether it was set before.</summary>
+    private bool SetListenerNonBlocking(bool nonBlocking)
     {
         int flags = Libc.fcntl(_listenFd, Libc.F_GETFL, 0);
-        if (flags >= 0)
-        {
-            Libc.fcntl(_listenFd, Libc.F_SETFL, nonBlocking ? flags | Libc.O_NONBLOCK : flags & ~Libc.O_NONBLOCK);
-        }
         _ring.Counters.OtherSyscalls += 2;
+        if (flags < 0)
+        {
+            return false;
+        }
+        Libc.fcntl(_listenFd, Libc.F_SETFL, nonBlocking ? flags | Libc.O_NONBLOCK : flags & ~Libc.O_NONBLOCK);
+        return (flags & Libc.O_NONBLOCK) != 0;
     }
 
     private void ArmListenPoll()
@@ -111,11 +115,19 @@ internal sealed unsafe partial class Acceptor
         AcceptPending();
     }
 
-    /// <summary>Accepts what waits in the backlog, until EAGAIN (the poll reports the next arrival).</summary>
+    /// <summary>
+    /// Accepts what waits in the backlog, until EAGAIN (the poll reports only new arrivals); after
+    /// <see cref="MaxAcceptsPerWakeup"/> the rest is accepted in a later turn, so other work of the ring goes on.
+    /// </summary>
     private void AcceptPending()
     {
-        for (int i = 0; i < MaxAcceptsPerWakeup && !_stopping && !_resumeArmed; i++)
+        for (int i = 0; !_stopping && !_resumeArmed; i++)
         {
+            if (i == MaxAcceptsPerWakeup)
+            {
+                _ring.Post(static s => ((Acceptor)s!).AcceptPendingPosted(), this);
+                return;
+            }
             int fd = Libc.accept4(_listenFd, null, null, Libc.SOCK_CLOEXEC);
             _ring.Counters.OtherSyscalls++;
             if (fd >= 0)
@@ -137,6 +149,21 @@ internal sealed unsafe partial class Acceptor
                 StopOnRing();
                 return;
             }
+        }
+    }
+
+    private void AcceptPendingPosted()
+    {
+        try
+        {
+            if (_pollMode)
+            {
+                AcceptPending();
+            }
+        }
+        catch (Exception ex)
+        {
+            OnFault(ex);
         }
     }
 }

@@ -126,6 +126,10 @@ internal sealed class ConnectOperation : IRingOperationOwner
         {
             result = 0; // the handshake the first connect started has completed
         }
+        else if (_reissued && result == -Errno.EALREADY)
+        {
+            result = -Errno.ECANCELED; // cancelled (or the ring stopping) before the poll was armed
+        }
         _inFlight = false;
         _ring.Unregister(_token);
         if (result == 0 && !_cancelRequested && !_ringStopping)

@@ -150,9 +150,9 @@ internal sealed unsafe class IoUring : IDisposable
     public bool HasCompletions => Volatile.Read(ref *_cqTail) != _cqHeadLocal;
 
     /// <summary>
-    /// Any thread: whether the kernel has completions the owner has not reaped yet, in the CQ (past the published
-    /// head) or parked in its overflow list. Stable while the owner is away, on a DEFER_TASKRUN ring: it posts
-    /// completions only inside its owner's io_uring_enter.
+    /// Whether the kernel has completions the owner has not reaped yet, in the CQ (past the published head) or parked
+    /// in its overflow list. Stable while the owner is away, on a DEFER_TASKRUN ring: it posts completions only inside
+    /// its owner's io_uring_enter.
     /// </summary>
     public bool HasUnreapedCompletions =>
         Volatile.Read(ref *_cqTail) != Volatile.Read(ref *_cqHead) ||
@@ -203,7 +203,10 @@ internal sealed unsafe class IoUring : IDisposable
         if (options.SingleIssuer)
         {
             yield return baseFlags | IoUringSetupFlags.SubmitAll | IoUringSetupFlags.SingleIssuer | IoUringSetupFlags.DeferTaskrun; // 6.1
-            yield return baseFlags | IoUringSetupFlags.SubmitAll | IoUringSetupFlags.SingleIssuer | IoUringSetupFlags.CoopTaskrun; // 6.0
+            if (!options.SingleIssuerOnlyWithDeferTaskrun)
+            {
+                yield return baseFlags | IoUringSetupFlags.SubmitAll | IoUringSetupFlags.SingleIssuer | IoUringSetupFlags.CoopTaskrun; // 6.0
+            }
         }
         yield return baseFlags | IoUringSetupFlags.SubmitAll | IoUringSetupFlags.CoopTaskrun; // 5.19
         yield return baseFlags | IoUringSetupFlags.SubmitAll; // 5.18

@@ -38,9 +38,9 @@ internal sealed partial class RingThread
     [ThreadStatic] private static IoUring? t_ownRing;                // the io_uring this loop thread created (and alone may enter)
     [ThreadStatic] private static ProvidedBufferRing? t_ownBuffers;  // its provided buffers
 
-    // Requests left on a moved-from io_uring, by io_uring: published by the thread the owners moved to, taken by the
-    // held thread that owns the io_uring when its application work returns.
-    private readonly ConcurrentDictionary<IoUring, RequestsLeftBehind> _leftBehind = new();
+    // Requests left on a moved-from io_uring, by the loop epoch of the held thread that owns it (one per takeover):
+    // published by the thread the owners moved to, taken by the held thread when its application work returns.
+    private readonly ConcurrentDictionary<long, RequestsLeftBehind> _leftBehind = new();
     private int _movedFromRingsNotEmptied; // ring code: io_urings the loop moved away from whose threads have not emptied them
 
     private sealed class RequestsLeftBehind
@@ -76,10 +76,10 @@ internal sealed partial class RingThread
     }
 
     /// <summary>
-    /// Ring code, first thing on a thread the loop was handed to from <paramref name="movedFrom"/> (step 1 at the top
-    /// of this file). Publishes what the owners left behind even if one of them fails.
+    /// Ring code, first thing on a thread the loop was handed to from another thread's io_uring (step 1 at the top of
+    /// this file). Publishes what the owners left behind even if one of them fails.
     /// </summary>
-    private void MoveOwnersHere(IoUring movedFrom)
+    private void MoveOwnersHere()
     {
         var leftBehind = new List<ulong>();
         _movedFromRingsNotEmptied++;
@@ -103,7 +103,8 @@ internal sealed partial class RingThread
         }
         finally
         {
-            RequestsLeftBehind entry = _leftBehind.GetOrAdd(movedFrom, static _ => new RequestsLeftBehind());
+            // The held thread's epoch: a takeover hands the loop over from epoch e to e + 1 (TakeOverIfHeld).
+            RequestsLeftBehind entry = _leftBehind.GetOrAdd(t_loopEpoch - 1, static _ => new RequestsLeftBehind());
             entry.UserData = leftBehind.ToArray();
             entry.Published.Set();
         }
@@ -117,9 +118,9 @@ internal sealed partial class RingThread
     private bool ReleaseOwnRingAfterMove()
     {
         IoUring ring = t_ownRing!;
-        RequestsLeftBehind entry = _leftBehind.GetOrAdd(ring, static _ => new RequestsLeftBehind());
+        RequestsLeftBehind entry = _leftBehind.GetOrAdd(t_loopEpoch, static _ => new RequestsLeftBehind());
         bool published = entry.Published.Wait(LeftBehindTimeoutMilliseconds);
-        _leftBehind.TryRemove(ring, out _);
+        _leftBehind.TryRemove(t_loopEpoch, out _); // a list published after the timeout stays, keyed by an epoch never held again
         ulong cancelUserData = OperationTable.UserData(0, OpCancelLeftBehind);
         CancelledRingDrain? drain = null;
         try

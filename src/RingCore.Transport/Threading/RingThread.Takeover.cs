@@ -58,6 +58,7 @@ internal sealed partial class RingThread
     private long _loop;
     private int _ended;
     private int _heldThreads; // loop threads application work holds after they lost the loop (interlocked)
+    private bool _ringLeavable; // owners may move off the loop's ring: no completion left unreaped (set by the loop thread)
 
     /// <summary>A loop thread that lost the loop and waits to take it over again.</summary>
     private sealed class StandbyLoopThread(Thread thread)
@@ -85,6 +86,12 @@ internal sealed partial class RingThread
 
     private void EnterApplicationWork()
     {
+        if (_movesOwners)
+        {
+            // Read here, by the loop thread, so the monitor never touches ring memory (the ring may be torn down
+            // under it); stable while application work holds the thread (RingThread.OwnerMove.cs).
+            Volatile.Write(ref _ringLeavable, !Ring.HasUnreapedCompletions);
+        }
         t_ringCodeOf = null;
         t_applicationWorkOf = this;
         Volatile.Write(ref _applicationCodeSince, Environment.TickCount64);
@@ -122,7 +129,7 @@ internal sealed partial class RingThread
         {
             return false;
         }
-        if (_movesOwners && Volatile.Read(ref _ring)!.HasUnreapedCompletions)
+        if (_movesOwners && !Volatile.Read(ref _ringLeavable))
         {
             Interlocked.Increment(ref Counters.TakeoversRefused);
             // Completions the held thread has not handled yet (a CQ overflow) would be lost with its ring: it keeps
@@ -214,21 +221,21 @@ internal sealed partial class RingThread
             t_loopEpoch = epoch;
             Volatile.Write(ref _awayFromRingSince, Environment.TickCount64);
             Volatile.Write(ref _applicationCodeSince, 0);
-            IoUring? movedFrom = null;
+            bool movedHere = false;
             if (_movesOwners && _ring != t_ownRing)
             {
                 // The loop comes from another thread's io_uring, which only that thread may enter: go on with this
                 // thread's own, and move the owners here (MoveOwnersHere, first thing in ring code).
-                movedFrom = _ring;
                 Volatile.Write(ref _ring, t_ownRing);
                 _buffers = t_ownBuffers;
+                movedHere = true;
             }
             Volatile.Write(ref _loop, epoch << EpochShift | LoopInRingCode);
             if (_settings.TakeOverWhenHeld && !_movesOwners)
             {
                 Ring.TransferToCurrentThread();
             }
-            if (RunLoop(movedFrom))
+            if (RunLoop(movedHere))
             {
                 return; // the ring has ended
             }

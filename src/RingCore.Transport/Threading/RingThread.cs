@@ -263,20 +263,20 @@ internal sealed unsafe partial class RingThread : PipeScheduler, ICqeHandler
     }
 
     /// <summary>
-    /// Runs the loop on the calling thread (first moving the owners to its io_uring from <paramref name="movedFrom"/>, if
-    /// not null). Returns true when the ring has ended (stopped or failed) and this
+    /// Runs the loop on the calling thread (first moving the owners to its own io_uring when <paramref name="movedHere"/>).
+    /// Returns true when the ring has ended (stopped or failed) and this
     /// thread tore it down; false when the loop was handed to another thread while this one ran application work.
     /// </summary>
-    private bool RunLoop(IoUring? movedFrom)
+    private bool RunLoop(bool movedHere)
     {
         t_ringCodeOf = this;
         bool ended = false;
         bool failed = false;
         try
         {
-            if (movedFrom is not null)
+            if (movedHere)
             {
-                MoveOwnersHere(movedFrom);
+                MoveOwnersHere();
             }
             ended = Loop();
         }
@@ -322,9 +322,10 @@ internal sealed unsafe partial class RingThread : PipeScheduler, ICqeHandler
         _ring = IoUring.Create(_settings.Ring);
         AddPhysicalRing(_ring);
         RingRequirements.Check(_ring);
-        // A ring tied to its thread (SINGLE_ISSUER) cannot change threads: a takeover moves the owners to the new
-        // thread's own ring instead (RingThread.Takeover.cs).
-        _movesOwners = _settings.TakeOverWhenHeld && _ring.HasSingleIssuer;
+        // A ring tied to its thread (SINGLE_ISSUER, which such rings get only with DEFER_TASKRUN) cannot change
+        // threads: a takeover moves the owners to the new thread's own ring instead (RingThread.OwnerMove.cs), which
+        // relies on a held ring making no progress (DEFER_TASKRUN).
+        _movesOwners = _settings.TakeOverWhenHeld && _ring.HasSingleIssuer && _ring.HasDeferTaskrun;
         // Only a DEFER_TASKRUN ring sleeps through a batched wait: it wakes its thread once the batch is complete. On
         // any other ring each completion's task work wakes the waiting thread anyway (COOP_TASKRUN notifies the
         // submitter whenever its work list was empty), so a batched wait saves no wake-up and only holds finished

@@ -110,6 +110,7 @@ internal sealed class RingThreadGroup
             // A SINGLE_ISSUER ring stays with the thread that set it up; a takeover then moves the owners to the new
             // thread's own ring (RingThread.Takeover.cs), and moves the ring itself only on kernels without it.
             SingleIssuer = _options.UseSingleIssuer,
+            SingleIssuerOnlyWithDeferTaskrun = _takeOverHeldRings,
             RegisterRingFd = _options.RegisterRingFd,
         };
         var threads = new List<RingThread>(_ringCount);
