@@ -55,7 +55,7 @@ internal sealed partial class RingThread
         IoUring ring = IoUring.Create(_settings.Ring);
         try
         {
-            t_ownBuffers = ProvidedBufferRing.Register(ring, groupId: 0, _settings.BufferRingEntries, _settings.BufferSize, _settings.IncrementalBuffers);
+            t_ownBuffers = RegisterBuffers(ring);
         }
         catch
         {

@@ -11,7 +11,7 @@ namespace RingCore.Transport.Threading;
 // its application work whenever it does, finds the loop gone (its compare-and-swap back to ring code fails),
 // touches nothing of the ring and waits as a standby for the next takeover.
 //
-// On a ring set up with SINGLE_ISSUER (Linux 6.0+, the default) the ring cannot change threads: the new thread
+// On a ring set up with SINGLE_ISSUER | DEFER_TASKRUN (Linux 6.1+, the default) the ring cannot change threads: the new thread
 // moves the owners to an io_uring of its own instead (RingThread.OwnerMove.cs); everything else here is the same.
 // Why another thread may simply go on with a ring without SINGLE_ISSUER (older kernels): any thread may enter it; the requests the
 // held thread submitted keep completing, because their completion work (task_work, COOP_TASKRUN) wakes that

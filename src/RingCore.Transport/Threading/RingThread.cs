@@ -333,7 +333,7 @@ internal sealed unsafe partial class RingThread : PipeScheduler, ICqeHandler
         // without batching against with it: 1.04-1.21x the throughput at 64 connections (plaintext and json),
         // 0.99-1.39x at 1,024, 1.04-1.07x pipelined (docs/design.md, "What it costs").
         _batcher = new CompletionBatcher(_ring.HasDeferTaskrun ? _settings.CompletionBatchWaitNanoseconds : 0);
-        _buffers = ProvidedBufferRing.Register(_ring, groupId: 0, _settings.BufferRingEntries, _settings.BufferSize, _settings.IncrementalBuffers);
+        _buffers = RegisterBuffers(_ring);
         if (_movesOwners)
         {
             t_ownRing = _ring;
@@ -347,6 +347,10 @@ internal sealed unsafe partial class RingThread : PipeScheduler, ICqeHandler
         _wakeBuffer = (ulong*)NativeMemory.Alloc(sizeof(ulong));
         ArmWakeRead();
     }
+
+    /// <summary>The provided-buffer ring receives select from, the same on every io_uring of this ring thread.</summary>
+    private ProvidedBufferRing RegisterBuffers(IoUring ring) =>
+        ProvidedBufferRing.Register(ring, groupId: 0, _settings.BufferRingEntries, _settings.BufferSize, _settings.IncrementalBuffers);
 
     private void ArmWakeRead()
     {
