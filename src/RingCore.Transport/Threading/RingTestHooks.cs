@@ -12,6 +12,12 @@ internal sealed class RingTestHooks
     /// <summary>Index of the ring whose enter <see cref="FailEnterWithErrno"/> fails.</summary>
     public volatile int FailEnterOnRing;
 
+    /// <summary>
+    /// Runs on the takeover monitor's thread when it has decided to hand ring <c>N</c>'s loop over, just before the
+    /// compare-and-swap that does it (in production, starting a thread for the takeover can take as long).
+    /// </summary>
+    public Action<int>? BeforeHandOver;
+
     /// <summary>Runs on the ring thread before each item of posted work, with the item's state; may throw.</summary>
     public Action<object?>? BeforePostedWork;
 

@@ -25,6 +25,10 @@ namespace RingCore.Transport.Threading;
 // ApplicationCode, and only once per epoch); the new loop thread sets RingCode in its epoch. A held thread's return
 // compares against its own epoch, so it fails even when the new owner is itself in application code at that
 // moment. The compare-and-swaps order the old thread's last ring writes before the new thread's first.
+// In ApplicationCode the word also carries the item's number and whether the ring could be left when the item
+// started (RingLeavable), so the monitor's compare-and-swap hands over exactly the item whose start time and ring
+// state it checked: between its read and its swap (which may wait for a new thread's ring) the loop thread may
+// finish that item, enter its ring and start the next one, and without the number the word would read the same.
 //
 // Requests stay with the thread that submitted them: their completion work (task_work) runs on that thread, which
 // must wake for it and then wakes the loop thread with the CQE, two switches per completion instead of one. One-shot
@@ -44,8 +48,11 @@ internal sealed partial class RingThread
     private const long LoopInApplicationCode = 1;
     private const long LoopHandedOver = 2;
     private const long LoopEnded = 3;
-    private const int EpochShift = 2; // _loop = epoch << EpochShift | state
-    private const long StateMask = (1 << EpochShift) - 1;
+    private const long StateMask = 3;
+    private const long RingLeavable = 1 << 2;    // ApplicationCode only: no completion was left unreaped when the item started
+    private const int ItemShift = 3;              // ApplicationCode only: the item's number, wrapping at 2^29
+    private const long ItemMask = (1L << 29) - 1;
+    private const int EpochShift = 32;            // _loop = epoch << EpochShift | item << ItemShift | RingLeavable? | state
 
     // The ring whose loop the current thread runs, while it is in ring code; the ring whose application work it
     // runs, while it does.
@@ -58,7 +65,7 @@ internal sealed partial class RingThread
     private long _loop;
     private int _ended;
     private int _heldThreads; // loop threads application work holds after they lost the loop (interlocked)
-    private bool _ringLeavable; // owners may move off the loop's ring: no completion left unreaped (set by the loop thread)
+    private long _applicationWorkItems; // ring code: items of application work started, numbering them in _loop
 
     /// <summary>A loop thread that lost the loop and waits to take it over again.</summary>
     private sealed class StandbyLoopThread(Thread thread)
@@ -84,26 +91,30 @@ internal sealed partial class RingThread
     /// </summary>
     private bool MayRunApplicationWorkOnLoopThread => Volatile.Read(ref _heldThreads) < _settings.MaxHeldThreads;
 
-    private void EnterApplicationWork()
+    /// <summary>Marks the start of one item of application work; returns the word its end compares against.</summary>
+    private long EnterApplicationWork()
     {
-        if (_movesOwners)
-        {
-            // Read here, by the loop thread, so the monitor never touches ring memory (the ring may be torn down
-            // under it); stable while application work holds the thread (RingThread.OwnerMove.cs).
-            Volatile.Write(ref _ringLeavable, !Ring.HasUnreapedCompletions);
-        }
+        // Whether owners may move off this ring while the item runs: nothing is left to reap (a CQ overflow would be;
+        // RingThread.OwnerMove.cs). Read here, by the loop thread, so the monitor never touches ring memory (the ring
+        // may be torn down under it); stable while the item holds the thread, which alone enters the ring.
+        bool leavable = !_movesOwners || !Ring.HasUnreapedCompletions;
+        long item = ++_applicationWorkItems & ItemMask;
+        long inApplicationCode = t_loopEpoch << EpochShift | item << ItemShift | (leavable ? RingLeavable : 0) | LoopInApplicationCode;
         t_ringCodeOf = null;
         t_applicationWorkOf = this;
         Volatile.Write(ref _applicationCodeSince, Environment.TickCount64);
-        Volatile.Write(ref _loop, t_loopEpoch << EpochShift | LoopInApplicationCode);
+        Volatile.Write(ref _loop, inApplicationCode);
+        return inApplicationCode;
     }
 
-    /// <summary>False when the loop was handed to another thread meanwhile: this thread must not touch the ring.</summary>
-    private bool ReturnFromApplicationWork()
+    /// <summary>
+    /// Marks the end of the item <paramref name="inApplicationCode"/> started. False when the loop was handed to
+    /// another thread meanwhile: this thread must not touch the ring.
+    /// </summary>
+    private bool ReturnFromApplicationWork(long inApplicationCode)
     {
         t_applicationWorkOf = null;
-        long held = t_loopEpoch << EpochShift | LoopInApplicationCode;
-        if (Interlocked.CompareExchange(ref _loop, t_loopEpoch << EpochShift | LoopInRingCode, held) != held)
+        if (Interlocked.CompareExchange(ref _loop, t_loopEpoch << EpochShift | LoopInRingCode, inApplicationCode) != inApplicationCode)
         {
             Interlocked.Decrement(ref _heldThreads);
             return false;
@@ -124,22 +135,24 @@ internal sealed partial class RingThread
         {
             return false;
         }
+        // Read after _loop: the start of this item or of a later one, so never earlier than this item's.
         long since = Volatile.Read(ref _applicationCodeSince);
         if (since == 0 || now - since < heldMilliseconds)
         {
             return false;
         }
-        if (_movesOwners && !Volatile.Read(ref _ringLeavable))
+        if ((loop & RingLeavable) == 0)
         {
             Interlocked.Increment(ref Counters.TakeoversRefused);
             // Completions the held thread has not handled yet (a CQ overflow) would be lost with its ring: it keeps
-            // the loop, as without takeovers. Cannot change while it is held (see MoveOwnersHere).
+            // the loop, as without takeovers. Cannot change while this item holds it (see EnterApplicationWork).
             return false;
         }
         if (!_standby.TryPop(out StandbyLoopThread? next) && (next = TryStartStandbyThread()) is null)
         {
             return false; // no thread to hand the loop to: the ring waits for its held thread, as without takeovers
         }
+        _settings.TestHooks?.BeforeHandOver?.Invoke(Index);
         long epoch = (loop >> EpochShift) + 1;
         Interlocked.Increment(ref _heldThreads); // before the loop can see itself lost and count its return
         if (Interlocked.CompareExchange(ref _loop, epoch << EpochShift | LoopHandedOver, loop) != loop)

@@ -449,7 +449,7 @@ internal sealed unsafe partial class RingThread : PipeScheduler, ICqeHandler
                 System.Threading.ThreadPool.UnsafeQueueUserWorkItem(item.Action, item.State, preferLocal: false);
                 continue;
             }
-            EnterApplicationWork();
+            long inApplicationCode = EnterApplicationWork();
             try
             {
                 item.Action(item.State);
@@ -459,7 +459,7 @@ internal sealed unsafe partial class RingThread : PipeScheduler, ICqeHandler
                 // Pipe continuations report their own errors; one that throws anyway must not end the ring.
                 LogSafely(ex, "Unhandled exception in application code run on ring thread {Index}.");
             }
-            if (!ReturnFromApplicationWork())
+            if (!ReturnFromApplicationWork(inApplicationCode))
             {
                 return false;
             }

@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using Microsoft.AspNetCore.Http;
 using RingCore.Transport.Tests.Faults;
+using RingCore.Transport.Threading;
 using RingCore.Transport.Tests.Infrastructure;
 using Xunit.Abstractions;
 
@@ -20,6 +21,92 @@ public sealed class TakeoverMoveTests(ITestOutputHelper output)
     private static readonly TimeSpan Timeout = TimeSpan.FromSeconds(30);
     private static readonly byte[] Ok = "ok"u8.ToArray();
     private const int RacingRounds = 30;
+
+    /// <summary>
+    /// The monitor decides to hand the loop over while one item of application work (A) holds the loop thread, but
+    /// its compare-and-swap comes later (here held back by a hook; in production, starting a thread and its io_uring
+    /// takes as long): meanwhile A returns, the loop thread enters its ring and starts item B. The swap must fail,
+    /// because B's start and the ring's state when B started were never checked: with a CQ overflow left from that
+    /// enter, moving the owners would lose completions (found as 2-14 dropped receives and a stalled transfer in
+    /// IntegrityTests with 8-entry queues). B is handed over only by a later check of its own.
+    /// </summary>
+    [Fact]
+    public async Task AHandOverDecidedForOneItemOfApplicationWorkNeverTakesTheNextOne()
+    {
+        using var releaseB = new ManualResetEventSlim();
+        var bStarted = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        var takeoversAtSecondDecision = new TaskCompletionSource<long>(TaskCreationOptions.RunContinuationsAsynchronously);
+        RingServer? server = null;
+        int decisions = 0;
+        var hooks = new RingTestHooks
+        {
+            BeforeHandOver = _ =>
+            {
+                int decision = Interlocked.Increment(ref decisions);
+                if (decision == 1)
+                {
+                    bStarted.Task.Wait(Timeout); // A returns and B starts before this decision's swap
+                }
+                else if (decision == 2)
+                {
+                    takeoversAtSecondDecision.TrySetResult(server!.Takeovers);
+                }
+            },
+        };
+        int fdsBefore = ProcessResources.TransportFdCount();
+        server = await RingServer.StartAsync(context =>
+        {
+            if (context.Request.Path == "/a")
+            {
+                Thread.Sleep(200); // holds the loop thread well past RingTakeoverMonitor.HeldMilliseconds
+            }
+            else if (context.Request.Path == "/b")
+            {
+                bStarted.TrySetResult();
+                releaseB.Wait(Timeout);
+            }
+            context.Response.ContentLength = Ok.Length;
+            return context.Response.Body.WriteAsync(Ok).AsTask();
+        }, configureTransport: options =>
+        {
+            options.RingThreadCount = 1;
+            options.TestHooks = hooks;
+        });
+        try
+        {
+            using var cts = new CancellationTokenSource(Timeout);
+            using var a = await RawClient.ConnectAsync(server.LoopbackEndPoint, cts.Token);
+            using var b = await RawClient.ConnectAsync(server.LoopbackEndPoint, cts.Token);
+            foreach (RawClient client in new[] { a, b })
+            {
+                await client.SendAsync(RawClient.Get("/first"), cts.Token); // the first request runs on the thread pool
+                Assert.Equal(Ok, (await client.ReadResponseAsync(cts.Token)).Body);
+            }
+
+            await a.SendAsync(RawClient.Get("/a"), cts.Token); // second on its connection: runs on the loop thread
+            Assert.Equal(Ok, (await a.ReadResponseAsync(cts.Token)).Body); // A is done; the first decision still waits
+            await b.SendAsync(RawClient.Get("/b"), cts.Token);
+
+            long takeovers = await takeoversAtSecondDecision.Task.WaitAsync(Timeout).ContinueWith(t => t.IsCompletedSuccessfully ? t.Result : -1);
+            Assert.True(takeovers == 0, takeovers < 0
+                ? $"the monitor never decided again about B: the decision made for A handed B over ({server.Takeovers} takeover(s))"
+                : $"{takeovers} takeover(s) before the monitor decided about B: the decision made for A handed over another item");
+            await Polling.UntilAsync(() => server.Takeovers == 1, Timeout, () => $"B was not handed over ({server.Takeovers} takeovers)");
+            releaseB.Set();
+            Assert.Equal(Ok, (await b.ReadResponseAsync(cts.Token)).Body);
+            await a.SendAsync(RawClient.Get("/after"), cts.Token);
+            Assert.Equal(Ok, (await a.ReadResponseAsync(cts.Token)).Body);
+            FaultAssert.NoRingCoreLogAboveDebug(server.Logs);
+        }
+        finally
+        {
+            releaseB.Set();
+            bStarted.TrySetResult();
+            await server.DisposeAsync();
+        }
+        await ProcessResources.WaitForNoRingThreadsAsync();
+        Assert.Equal(fdsBefore, ProcessResources.TransportFdCount());
+    }
 
     [Fact]
     public async Task RequestsAndConnectionsArrivingWhileALoopThreadIsHeldAreServedAndNothingRunsOnItsRing()

@@ -110,7 +110,7 @@ public sealed class IntegrityTests(ITestOutputHelper output)
         using var cts = new CancellationTokenSource(TimeSpan.FromSeconds(120));
         long bytes = 0;
         var failures = new ConcurrentBag<string>();
-        await Parallel.ForEachAsync(transfers, new ParallelOptions { MaxDegreeOfParallelism = concurrency, CancellationToken = cts.Token }, async (transfer, ct) =>
+        Task all = Parallel.ForEachAsync(transfers, new ParallelOptions { MaxDegreeOfParallelism = concurrency, CancellationToken = cts.Token }, async (transfer, ct) =>
         {
             string expected = Payload.Sha256(transfer.Seed, transfer.Size);
             if (transfer.Upload)
@@ -147,9 +147,26 @@ public sealed class IntegrityTests(ITestOutputHelper output)
             }
             Interlocked.Add(ref bytes, transfer.Size);
         });
+        try
+        {
+            await all;
+        }
+        catch (Exception ex)
+        {
+            // CI's output is all there is to go on: what the rings and the kernel held when a transfer failed.
+            throw new Xunit.Sdk.XunitException($"A transfer failed: {ex.Message}{Environment.NewLine}{DescribeRings(server)}", ex);
+        }
         output.WriteLine($"{transfers.Count} transfers, {bytes / 1024} KiB, concurrency {concurrency}");
         Assert.True(failures.IsEmpty, string.Join(Environment.NewLine, failures));
     }
+
+    private static string DescribeRings(RingServer server) => string.Join(Environment.NewLine,
+        server.Rings.Select(ring => $"ring {ring.Index}: opened {ring.Counters.ConnectionsOpened}, closed {ring.Counters.ConnectionsClosed}, " +
+            $"takeovers {Interlocked.Read(ref ring.Counters.Takeovers)}, refused {Interlocked.Read(ref ring.Counters.TakeoversRefused)}, " +
+            $"results dropped after a move {Interlocked.Read(ref ring.Counters.ResultsDroppedAfterMove)}")
+        .Concat(server.Logs.AtOrAbove(Microsoft.Extensions.Logging.LogLevel.Warning).Select(entry => entry.ToString()))
+        .Append(ProcessResources.DescribeIoUrings())
+        .Append(ProcessResources.DescribeRingThreads()));
 
     /// <summary>Upload: answers "length sha256" of what arrived. Download: streams (seed, size) in chunks of the asked size.</summary>
     private static async Task TransferApp(HttpContext context)

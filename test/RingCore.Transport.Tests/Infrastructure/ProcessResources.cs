@@ -65,6 +65,11 @@ public static class ProcessResources
                      $"wchan {TryRead(Path.Combine(t, "wchan"))} " +
                      $"kernel stack [{(TryRead(Path.Combine(t, "stack")) ?? "").ReplaceLineEndings(" | ")}]"));
 
+    /// <summary>Every io_uring of this process as the kernel reports it (/proc/self/fdinfo), for a failure message.</summary>
+    public static string DescribeIoUrings() => string.Join(Environment.NewLine, Directory.GetFiles("/proc/self/fd")
+        .Where(fd => (TryReadLink(fd) ?? "").Contains("io_uring", StringComparison.Ordinal))
+        .Select(fd => $"fd {Path.GetFileName(fd)}: {(TryRead($"/proc/self/fdinfo/{Path.GetFileName(fd)}") ?? "").ReplaceLineEndings(" | ")}"));
+
     /// <summary>The /proc task directories of the process's threads named like ring threads.</summary>
     private static IEnumerable<string> RingThreadTasks(string process) => Directory.GetDirectories($"{process}/task")
         .Where(t => (TryRead(Path.Combine(t, "comm")) ?? "").StartsWith("RingCore ring", StringComparison.Ordinal));
