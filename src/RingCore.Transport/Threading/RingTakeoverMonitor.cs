@@ -36,9 +36,14 @@ internal sealed class RingTakeoverMonitor : IDisposable
     private void Run()
     {
         int period = IdlePeriodMilliseconds;
+        TimeSpan pausedBefore = GC.GetTotalPauseDuration();
         while (!_stop.Wait(period))
         {
-            long now = Environment.TickCount64;
+            // A garbage collection suspends every managed thread: time the runtime paused since the last check is
+            // not time application code held a loop thread, so it is taken off the clock.
+            TimeSpan paused = GC.GetTotalPauseDuration();
+            long now = Environment.TickCount64 - (long)(paused - pausedBefore).TotalMilliseconds;
+            pausedBefore = paused;
             bool anyAwake = false;
             foreach (RingThread ring in _rings)
             {

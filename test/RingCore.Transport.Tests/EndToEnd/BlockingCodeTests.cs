@@ -540,6 +540,69 @@ public sealed class BlockingCodeTests(ITestOutputHelper output)
         return context.Response.Body.WriteAsync(body).AsTask();
     }
 
+    /// <summary>
+    /// A handler that computes instead of blocking (its thread stays runnable) is given longer before it loses the
+    /// loop, so that a thread merely waiting for a CPU is not taken over, but it does lose it: the other connections
+    /// of its ring are answered while it still runs.
+    /// </summary>
+    [Fact]
+    public async Task AHandlerThatComputesForLongLosesTheLoopLikeOneThatBlocks()
+    {
+        const int Others = 20;
+        using var stop = new CancellationTokenSource();
+        var computing = new TaskCompletionSource<bool>(TaskCreationOptions.RunContinuationsAsynchronously);
+        int fdsBefore = ProcessResources.TransportFdCount();
+        await using (var server = await RingServer.StartAsync(context =>
+        {
+            if (context.Request.Path == "/compute")
+            {
+                computing.TrySetResult(Thread.CurrentThread.Name?.StartsWith("RingCore ring", StringComparison.Ordinal) == true);
+                while (!stop.IsCancellationRequested)
+                {
+                    Thread.SpinWait(1000); // never sleeps: the thread stays runnable
+                }
+            }
+            return WriteAsync(context, Ok);
+        }, configureTransport: options => options.RingThreadCount = 1))
+        {
+            using var cts = new CancellationTokenSource(Timeout);
+            using var others = await Burst.ConnectAsync(server.LoopbackEndPoint, Others);
+            await others.SendAllAsync(RawClient.Get("/first"));
+            await others.ExpectAllAsync(1, Ok);
+            RawClient computer;
+            for (int attempt = 1; ; attempt++)
+            {
+                computer = await KeepAliveAsync(server, cts.Token);
+                computing = new TaskCompletionSource<bool>(TaskCreationOptions.RunContinuationsAsynchronously);
+                await computer.SendAsync(RawClient.Get("/compute"), cts.Token);
+                if (await computing.Task.WaitAsync(Timeout))
+                {
+                    break; // on the loop thread, the case under test
+                }
+                // Kestrel ran this second request on the thread-pool thread that served the first (it was already in
+                // when that thread came back to read): stop it and try again on a new connection.
+                stop.Cancel();
+                Assert.Equal(Ok, (await computer.ReadResponseAsync(cts.Token)).Body);
+                computer.Dispose();
+                Assert.True(attempt < 5, "five second requests in a row ran on the thread pool, not on the loop thread");
+                stop.TryReset();
+            }
+            using (computer)
+            {
+                await others.SendAllAsync(RawClient.Get("/while-computing"));
+                await others.ExpectAllAsync(1, Ok); // answered while the handler still computes
+                Assert.True(server.Takeovers >= 1, "the other connections were answered without a takeover");
+                stop.Cancel();
+                Assert.Equal(Ok, (await computer.ReadResponseAsync(cts.Token)).Body);
+            }
+            others.Dispose();
+            await server.WaitForNoConnectionsAsync(Timeout);
+            FaultAssert.NoRingCoreLogAboveDebug(server.Logs);
+        }
+        await ProcessResources.WaitForNoRingThreadsAsync();
+        Assert.Equal(fdsBefore, ProcessResources.TransportFdCount());
+    }
+
     /// <summary>A raw keep-alive connection that has already had one request answered.</summary>
     private static async Task<RawClient> KeepAliveAsync(RingServer server, CancellationToken cancellationToken, string firstPath = "/first")
     {
