@@ -6,20 +6,20 @@ using Xunit.Abstractions;
 namespace RingCore.Transport.Tests.EndToEnd;
 
 /// <summary>
-/// Completion batching on a real ring and a real Kestrel: a ring with a few keep-alive connections never holds their
-/// requests back to gather a batch (each held request is a client waiting), however many of them arrive at the
-/// same instant; a ring with many connections still batches. Only DEFER_TASKRUN rings batch (every scheduling on
+/// Completion batching on a real ring and a real Kestrel: a batch never waits for more requests than the ring has
+/// keep-alive connections (each held request is a client waiting), so a ring with fewer connections than the
+/// smallest batch never waits for one, however many of them send at the same instant; a ring with many connections
+/// batches. Only DEFER_TASKRUN rings batch (every scheduling on
 /// Linux 6.1 and later): a ring without it (an older kernel) is woken by every completion anyway, so it never waits
 /// for a batch.
 /// </summary>
 [Collection(ServerCollection.Name)]
 public sealed class CompletionBatchingTests(ITestOutputHelper output)
 {
-    [Theory]
-    [InlineData(8, 300)]
-    [InlineData(15, 200)]
-    public async Task FewConnectionsSendingTogetherAreNeverHeldForABatch(int connections, int rounds)
+    [Fact]
+    public async Task FewerConnectionsThanTheSmallestBatchAreNeverHeldForOne()
     {
+        const int connections = (int)CompletionBatcher.MinArrivals - 1, rounds = 300;
         await using var server = await StartAsync(RingCoreApplicationScheduling.ThreadPool);
         using (var burst = await Burst.ConnectAsync(server.LoopbackEndPoint, connections))
         {

@@ -79,19 +79,18 @@ public class BoundedWaitTests
     }
 
     [Fact]
-    public void A_batch_never_waits_for_more_than_a_quarter_of_the_rings_open_connections()
+    public void A_batch_never_waits_for_more_arrivals_than_the_ring_has_open_connections()
     {
         var batcher = new CompletionBatcher(waitNanoseconds: 500_000);
         batcher.OnWaited(waitedFor: 1, submitted: 0, reaped: 40, batched: false);
 
-        // The last enter found 40 arrivals; 100 open connections allow 25 of them, 1,000 all 40.
-        Assert.Equal(2u + 25u, batcher.BatchTarget(toSubmit: 2, openConnections: 100));
+        // The last enter found 40 arrivals; 25 open connections allow 25 of them, 1,000 all 40.
+        Assert.Equal(2u + 25u, batcher.BatchTarget(toSubmit: 2, openConnections: 25));
         Assert.Equal(2u + 40u, batcher.BatchTarget(toSubmit: 2, openConnections: 1_000));
 
-        // Fewer than ConnectionsPerArrival × MinArrivals (16) connections: no batch at all, however many arrived at once.
-        Assert.Equal(2u + CompletionBatcher.MinArrivals, batcher.BatchTarget(toSubmit: 2, openConnections: 16));
-        Assert.Equal(0u, batcher.BatchTarget(toSubmit: 2, openConnections: 15));
-        Assert.Equal(0u, batcher.BatchTarget(toSubmit: 2, openConnections: 8));
+        // Fewer than MinArrivals (4) connections: no batch at all, however many arrived at once.
+        Assert.Equal(2u + CompletionBatcher.MinArrivals, batcher.BatchTarget(toSubmit: 2, openConnections: 4));
+        Assert.Equal(0u, batcher.BatchTarget(toSubmit: 2, openConnections: 3));
     }
 
     [Fact]
