@@ -53,12 +53,12 @@ internal sealed partial class RingThread
     private const long RingLeavable = 1 << 2;    // ApplicationCode only: no completion was left unreaped when the item started
     private const int ItemShift = 3;              // ApplicationCode only: the item's number, wrapping at 2^29
     private const long ItemMask = (1L << 29) - 1;
-    private const int EpochShift = 32;
+    private const int EpochShift = 32;            // _loop = epoch << EpochShift | item << ItemShift | RingLeavable? | state
     // Application work that holds a loop thread which is running or runnable (not blocked) loses the loop only after
     // this long (RingTakeoverMonitor.HeldMilliseconds for work that blocks). Handlers that never block, wrk on the
     // same 2 cores (plaintext and json, 64 and 256 connections, 5 s each): 12 and 6 takeovers without this and the
     // monitor's garbage-collection allowance, 2 and 8 with this alone, 1 and 1 with both.
-    private const long RunnableHeldMilliseconds = 20;            // _loop = epoch << EpochShift | item << ItemShift | RingLeavable? | state
+    private const long RunnableHeldMilliseconds = 20;
 
     // The ring whose loop the current thread runs, while it is in ring code; the ring whose application work it
     // runs, while it does.
