@@ -549,7 +549,7 @@ public sealed class BlockingCodeTests(ITestOutputHelper output)
     public async Task AHandlerThatComputesForLongLosesTheLoopLikeOneThatBlocks()
     {
         const int Others = 20;
-        using var stop = new CancellationTokenSource();
+        using var stop = new ManualResetEventSlim(); // resettable for a retry, unlike a cancelled token source
         var computing = new TaskCompletionSource<bool>(TaskCreationOptions.RunContinuationsAsynchronously);
         int fdsBefore = ProcessResources.TransportFdCount();
         await using (var server = await RingServer.StartAsync(context =>
@@ -557,7 +557,7 @@ public sealed class BlockingCodeTests(ITestOutputHelper output)
             if (context.Request.Path == "/compute")
             {
                 computing.TrySetResult(Thread.CurrentThread.Name?.StartsWith("RingCore ring", StringComparison.Ordinal) == true);
-                while (!stop.IsCancellationRequested)
+                while (!stop.IsSet)
                 {
                     Thread.SpinWait(1000); // never sleeps: the thread stays runnable
                 }
@@ -569,30 +569,21 @@ public sealed class BlockingCodeTests(ITestOutputHelper output)
             using var others = await Burst.ConnectAsync(server.LoopbackEndPoint, Others);
             await others.SendAllAsync(RawClient.Get("/first"));
             await others.ExpectAllAsync(1, Ok);
-            RawClient computer;
-            for (int attempt = 1; ; attempt++)
-            {
-                computer = await KeepAliveAsync(server, cts.Token);
-                computing = new TaskCompletionSource<bool>(TaskCreationOptions.RunContinuationsAsynchronously);
-                await computer.SendAsync(RawClient.Get("/compute"), cts.Token);
-                if (await computing.Task.WaitAsync(Timeout))
+            RawClient computer = await RawClient.ConnectWithSecondRequestOnLoopThreadAsync(
+                server.LoopbackEndPoint, "/compute",
+                arm: () =>
                 {
-                    break; // on the loop thread, the case under test
-                }
-                // Kestrel ran this second request on the thread-pool thread that served the first (it was already in
-                // when that thread came back to read): stop it and try again on a new connection.
-                stop.Cancel();
-                Assert.Equal(Ok, (await computer.ReadResponseAsync(cts.Token)).Body);
-                computer.Dispose();
-                Assert.True(attempt < 5, "five second requests in a row ran on the thread pool, not on the loop thread");
-                stop.TryReset();
-            }
+                    stop.Reset();
+                    computing = new TaskCompletionSource<bool>(TaskCreationOptions.RunContinuationsAsynchronously);
+                    return computing.Task;
+                },
+                releaseOffLoop: stop.Set, Ok, Timeout, cts.Token);
             using (computer)
             {
                 await others.SendAllAsync(RawClient.Get("/while-computing"));
                 await others.ExpectAllAsync(1, Ok); // answered while the handler still computes
                 Assert.True(server.Takeovers >= 1, "the other connections were answered without a takeover");
-                stop.Cancel();
+                stop.Set();
                 Assert.Equal(Ok, (await computer.ReadResponseAsync(cts.Token)).Body);
             }
             others.Dispose();

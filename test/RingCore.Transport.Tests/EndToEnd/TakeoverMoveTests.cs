@@ -133,30 +133,17 @@ public sealed class TakeoverMoveTests(ITestOutputHelper output)
             await others.SendAllAsync(RawClient.Get("/first")); // their receives are now armed on the first loop thread's ring
             await others.ExpectAllAsync(1, Ok);
 
-            // Blocks the loop thread with the second request of a new keep-alive connection, which runs there when
-            // Kestrel's read of it was pending. When the request is already in as the thread-pool thread that served
-            // the first one comes back to read, it runs on that thread instead (about once in a few hundred
-            // attempts): such an attempt is released and made again.
-            async Task<RawClient> BlockTheLoopThreadAsync()
-            {
-                for (int attempt = 1; ; attempt++)
+            // Blocks the loop thread with the second request of a new keep-alive connection (retried when Kestrel
+            // runs it on the thread pool instead: RawClient.ConnectWithSecondRequestOnLoopThreadAsync).
+            Task<RawClient> BlockTheLoopThreadAsync() => RawClient.ConnectWithSecondRequestOnLoopThreadAsync(
+                server.LoopbackEndPoint, "/block",
+                arm: () =>
                 {
-                    var client = await RawClient.ConnectAsync(server.LoopbackEndPoint, cts.Token);
-                    await client.SendAsync(RawClient.Get("/first"), cts.Token);
-                    Assert.Equal(Ok, (await client.ReadResponseAsync(cts.Token)).Body);
                     release.Reset();
                     blocked = new TaskCompletionSource<bool>(TaskCreationOptions.RunContinuationsAsynchronously);
-                    await client.SendAsync(RawClient.Get("/block"), cts.Token);
-                    if (await blocked.Task.WaitAsync(Timeout))
-                    {
-                        return client;
-                    }
-                    release.Set();
-                    Assert.Equal(Ok, (await client.ReadResponseAsync(cts.Token)).Body);
-                    client.Dispose();
-                    Assert.True(attempt < 5, "five second requests in a row ran on the thread pool, not on the loop thread");
-                }
-            }
+                    return blocked.Task;
+                },
+                releaseOffLoop: release.Set, Ok, Timeout, cts.Token);
 
             using var blocking = await BlockTheLoopThreadAsync();
 
