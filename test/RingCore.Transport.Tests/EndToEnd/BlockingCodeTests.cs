@@ -447,14 +447,12 @@ public sealed class BlockingCodeTests(ITestOutputHelper output)
     public async Task AfterATakeoverTheOldLoopThreadNoLongerWakesForEachRequest()
     {
         const int Connections = 20, Requests = 50, Attempts = 3;
-        using var release = new ManualResetEventSlim();
-        var holding = new TaskCompletionSource<bool>(TaskCreationOptions.RunContinuationsAsynchronously);
+        using var release = new HandlerGate();
         await using var server = await RingServer.StartAsync(context =>
         {
             if (context.Request.Path == "/hold")
             {
-                holding.TrySetResult(Thread.CurrentThread.Name?.StartsWith("RingCore ring", StringComparison.Ordinal) == true);
-                release.Wait(Timeout); // holds the loop thread until the ring has been taken over
+                release.Hold(Timeout); // holds the loop thread until the ring has been taken over
             }
             if (context.Request.Path == "/tid")
             {
@@ -484,17 +482,9 @@ public sealed class BlockingCodeTests(ITestOutputHelper output)
             {
                 clients.Add(await KeepAliveAsync(server, cts.Token));
             }
-            holder = await RawClient.ConnectWithSecondRequestOnLoopThreadAsync(
-                server.LoopbackEndPoint, "/hold",
-                arm: () =>
-                {
-                    release.Reset();
-                    holding = new TaskCompletionSource<bool>(TaskCreationOptions.RunContinuationsAsynchronously);
-                    return holding.Task;
-                },
-                releaseOffLoop: release.Set, Ok, Timeout, cts.Token);
+            holder = await RawClient.ConnectWithSecondRequestOnLoopThreadAsync(server.LoopbackEndPoint, "/hold", release, Ok, Timeout, cts.Token);
             await Polling.UntilAsync(() => server.Takeovers >= 1, Timeout, () => "the held ring was not taken over");
-            release.Set();
+            release.Open();
             Assert.Equal(Ok, (await holder.ReadResponseAsync(cts.Token)).Body);
 
             for (int attempt = 1; ; attempt++)
@@ -547,7 +537,7 @@ public sealed class BlockingCodeTests(ITestOutputHelper output)
         }
         finally
         {
-            release.Set();
+            release.Open();
             holder?.Dispose();
             clients.ForEach(c => c.Dispose());
         }
@@ -568,15 +558,14 @@ public sealed class BlockingCodeTests(ITestOutputHelper output)
     public async Task AHandlerThatComputesForLongLosesTheLoopLikeOneThatBlocks()
     {
         const int Others = 20;
-        using var stop = new ManualResetEventSlim(); // resettable for a retry, unlike a cancelled token source
-        var computing = new TaskCompletionSource<bool>(TaskCreationOptions.RunContinuationsAsynchronously);
+        using var stop = new HandlerGate();
         int fdsBefore = ProcessResources.TransportFdCount();
         await using (var server = await RingServer.StartAsync(context =>
         {
             if (context.Request.Path == "/compute")
             {
-                computing.TrySetResult(Thread.CurrentThread.Name?.StartsWith("RingCore ring", StringComparison.Ordinal) == true);
-                while (!stop.IsSet)
+                stop.ReportEntered();
+                while (!stop.IsOpen)
                 {
                     Thread.SpinWait(1000); // never sleeps: the thread stays runnable
                 }
@@ -584,30 +573,29 @@ public sealed class BlockingCodeTests(ITestOutputHelper output)
             return WriteAsync(context, Ok);
         }, configureTransport: options => options.RingThreadCount = 1))
         {
-            using var cts = new CancellationTokenSource(Timeout);
-            using var others = await Burst.ConnectAsync(server.LoopbackEndPoint, Others);
-            await others.SendAllAsync(RawClient.Get("/first"));
-            await others.ExpectAllAsync(1, Ok);
-            RawClient computer = await RawClient.ConnectWithSecondRequestOnLoopThreadAsync(
-                server.LoopbackEndPoint, "/compute",
-                arm: () =>
-                {
-                    stop.Reset();
-                    computing = new TaskCompletionSource<bool>(TaskCreationOptions.RunContinuationsAsynchronously);
-                    return computing.Task;
-                },
-                releaseOffLoop: stop.Set, Ok, Timeout, cts.Token);
-            using (computer)
+            try
             {
-                await others.SendAllAsync(RawClient.Get("/while-computing"));
-                await others.ExpectAllAsync(1, Ok); // answered while the handler still computes
-                Assert.True(server.Takeovers >= 1, "the other connections were answered without a takeover");
-                stop.Set();
-                Assert.Equal(Ok, (await computer.ReadResponseAsync(cts.Token)).Body);
+                using var cts = new CancellationTokenSource(Timeout);
+                using var others = await Burst.ConnectAsync(server.LoopbackEndPoint, Others);
+                await others.SendAllAsync(RawClient.Get("/first"));
+                await others.ExpectAllAsync(1, Ok);
+                RawClient computer = await RawClient.ConnectWithSecondRequestOnLoopThreadAsync(server.LoopbackEndPoint, "/compute", stop, Ok, Timeout, cts.Token);
+                using (computer)
+                {
+                    await others.SendAllAsync(RawClient.Get("/while-computing"));
+                    await others.ExpectAllAsync(1, Ok); // answered while the handler still computes
+                    Assert.True(server.Takeovers >= 1, "the other connections were answered without a takeover");
+                    stop.Open();
+                    Assert.Equal(Ok, (await computer.ReadResponseAsync(cts.Token)).Body);
+                }
+                others.Dispose();
+                await server.WaitForNoConnectionsAsync(Timeout);
+                FaultAssert.NoRingCoreLogAboveDebug(server.Logs);
             }
-            others.Dispose();
-            await server.WaitForNoConnectionsAsync(Timeout);
-            FaultAssert.NoRingCoreLogAboveDebug(server.Logs);
+            finally
+            {
+                stop.Open(); // a failed assertion must not leave the handler spinning through the server's stop
+            }
         }
         await ProcessResources.WaitForNoRingThreadsAsync();
         Assert.Equal(fdsBefore, ProcessResources.TransportFdCount());

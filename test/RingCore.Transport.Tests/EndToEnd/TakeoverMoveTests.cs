@@ -112,15 +112,13 @@ public sealed class TakeoverMoveTests(ITestOutputHelper output)
     public async Task RequestsAndConnectionsArrivingWhileALoopThreadIsHeldAreServedAndNothingRunsOnItsRing()
     {
         const int Connections = 200;
-        using var release = new ManualResetEventSlim();
-        var blocked = new TaskCompletionSource<bool>(TaskCreationOptions.RunContinuationsAsynchronously);
+        using var release = new HandlerGate();
         int fdsBefore = ProcessResources.TransportFdCount();
         var server = await RingServer.StartAsync(context =>
         {
             if (context.Request.Path == "/block")
             {
-                blocked.TrySetResult(Thread.CurrentThread.Name?.StartsWith("RingCore ring", StringComparison.Ordinal) == true);
-                release.Wait(Timeout); // a synchronous call that takes its time
+                release.Hold(Timeout); // a synchronous call that takes its time
             }
             context.Response.ContentLength = Ok.Length;
             return context.Response.Body.WriteAsync(Ok).AsTask();
@@ -135,15 +133,8 @@ public sealed class TakeoverMoveTests(ITestOutputHelper output)
 
             // Blocks the loop thread with the second request of a new keep-alive connection (retried when Kestrel
             // runs it on the thread pool instead: RawClient.ConnectWithSecondRequestOnLoopThreadAsync).
-            Task<RawClient> BlockTheLoopThreadAsync() => RawClient.ConnectWithSecondRequestOnLoopThreadAsync(
-                server.LoopbackEndPoint, "/block",
-                arm: () =>
-                {
-                    release.Reset();
-                    blocked = new TaskCompletionSource<bool>(TaskCreationOptions.RunContinuationsAsynchronously);
-                    return blocked.Task;
-                },
-                releaseOffLoop: release.Set, Ok, Timeout, cts.Token);
+            Task<RawClient> BlockTheLoopThreadAsync() =>
+                RawClient.ConnectWithSecondRequestOnLoopThreadAsync(server.LoopbackEndPoint, "/block", release, Ok, Timeout, cts.Token);
 
             using var blocking = await BlockTheLoopThreadAsync();
 
@@ -164,7 +155,7 @@ public sealed class TakeoverMoveTests(ITestOutputHelper output)
             }
 
             // The handler returns: its thread cancels what it left behind, and nothing of it ran instead.
-            release.Set();
+            release.Open();
             Assert.Equal(Ok, (await blocking.ReadResponseAsync(cts.Token)).Body);
             await others.SendAllAsync(RawClient.Get("/after-release"));
             await others.ExpectAllAsync(1, Ok);
@@ -175,7 +166,7 @@ public sealed class TakeoverMoveTests(ITestOutputHelper output)
             await Polling.UntilAsync(() => server.Takeovers > takeovers, Timeout, () => "no second takeover");
             await others.SendAllAsync(RawClient.Get("/second-hold"));
             await others.ExpectAllAsync(1, Ok);
-            release.Set();
+            release.Open();
             Assert.Equal(Ok, (await blockingAgain.ReadResponseAsync(cts.Token)).Body);
             using (var newcomers = await Burst.ConnectAsync(server.LoopbackEndPoint, 50))
             {
@@ -193,7 +184,7 @@ public sealed class TakeoverMoveTests(ITestOutputHelper output)
                 using var racer = await BlockTheLoopThreadAsync();
                 await Polling.UntilAsync(() => server.Takeovers > takeovers, Timeout, () => $"no takeover in round {round} (refused: {server.Rings.Sum(r => Interlocked.Read(ref r.Counters.TakeoversRefused))}, loop in application code: {server.Rings[0].InApplicationCode})");
                 Task sending = others.SendAllAsync(RawClient.Get("/racing"));
-                release.Set();
+                release.Open();
                 await sending;
                 await others.ExpectAllAsync(1, Ok);
                 Assert.Equal(Ok, (await racer.ReadResponseAsync(cts.Token)).Body);
@@ -206,7 +197,7 @@ public sealed class TakeoverMoveTests(ITestOutputHelper output)
         }
         finally
         {
-            release.Set();
+            release.Open();
             await server.DisposeAsync();
         }
         await ProcessResources.WaitForNoRingThreadsAsync();

@@ -124,27 +124,26 @@ internal sealed class RawClient : IDisposable
 
     /// <summary>
     /// A new keep-alive connection whose second request (<paramref name="secondPath"/>) runs its handler on a loop
-    /// thread. It runs there when Kestrel's read of it was pending; when the request is already in as the
-    /// thread-pool thread that served the first one (answered <paramref name="ok"/>) comes back to read, it runs on
-    /// that thread instead (about once in 500 attempts). <paramref name="arm"/> is called before each attempt and
-    /// returns what the handler reports (true on a loop thread); an attempt off the loop thread is let finish with
-    /// <paramref name="releaseOffLoop"/> and made again on another connection, up to five times.
+    /// thread, held there by <paramref name="gate"/>. It runs there when Kestrel's read of it was pending; when the
+    /// request is already in as the thread-pool thread that served the first one (answered <paramref name="ok"/>)
+    /// comes back to read, it runs on that thread instead (about once in 500 attempts). Such an attempt is let go
+    /// (the gate opens), answered, and made again on another connection, up to five times.
     /// </summary>
     public static async Task<RawClient> ConnectWithSecondRequestOnLoopThreadAsync(IPEndPoint endPoint, string secondPath,
-        Func<Task<bool>> arm, Action releaseOffLoop, byte[] ok, TimeSpan timeout, CancellationToken cancellationToken)
+        HandlerGate gate, byte[] ok, TimeSpan timeout, CancellationToken cancellationToken)
     {
         for (int attempt = 1; ; attempt++)
         {
             var client = await ConnectAsync(endPoint, cancellationToken);
             await client.SendAsync(Get("/first"), cancellationToken);
             Assert.Equal(ok, (await client.ReadResponseAsync(cancellationToken)).Body);
-            Task<bool> onLoopThread = arm();
+            Task<bool> onLoopThread = gate.Close();
             await client.SendAsync(Get(secondPath), cancellationToken);
             if (await onLoopThread.WaitAsync(timeout, cancellationToken))
             {
                 return client;
             }
-            releaseOffLoop();
+            gate.Open();
             Assert.Equal(ok, (await client.ReadResponseAsync(cancellationToken)).Body);
             client.Dispose();
             Assert.True(attempt < 5, "five second requests in a row ran on the thread pool, not on the loop thread");
@@ -496,4 +495,43 @@ internal sealed class ChildProcessClients : IAsyncDisposable
         _process.Dispose();
         File.Delete(_scriptPath);
     }
+}
+
+/// <summary>
+/// Holds a handler's thread until the test opens it: the handler calls <see cref="Hold"/> (it blocks) or
+/// <see cref="ReportEntered"/> and then spins while <see cref="IsOpen"/> is false (it computes); either reports
+/// whether it runs on a ring thread to the task <see cref="Close"/> returned. Resettable, so a test can hold the
+/// next handler after letting one go (a cancelled token source could not be reset).
+/// </summary>
+internal sealed class HandlerGate : IDisposable
+{
+    private readonly ManualResetEventSlim _open = new();
+    private TaskCompletionSource<bool> _entered = NewEntered();
+
+    public bool IsOpen => _open.IsSet;
+
+    /// <summary>Closes the gate for the next handler; the task completes when it enters, true on a ring thread.</summary>
+    public Task<bool> Close()
+    {
+        _open.Reset();
+        var entered = NewEntered();
+        Volatile.Write(ref _entered, entered);
+        return entered.Task;
+    }
+
+    public void Open() => _open.Set();
+
+    public void ReportEntered() =>
+        Volatile.Read(ref _entered).TrySetResult(Thread.CurrentThread.Name?.StartsWith("RingCore ring", StringComparison.Ordinal) == true);
+
+    /// <summary>Reports the handler's entry, then blocks its thread until the gate opens (at most <paramref name="timeout"/>).</summary>
+    public void Hold(TimeSpan timeout)
+    {
+        ReportEntered();
+        _open.Wait(timeout);
+    }
+
+    public void Dispose() => _open.Dispose();
+
+    private static TaskCompletionSource<bool> NewEntered() => new(TaskCreationOptions.RunContinuationsAsynchronously);
 }
