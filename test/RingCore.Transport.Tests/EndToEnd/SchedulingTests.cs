@@ -3,6 +3,7 @@ using System.Security.Cryptography;
 using System.Threading.Channels;
 using Microsoft.AspNetCore.Http;
 using Microsoft.Extensions.Logging;
+using RingCore.Transport.Tests.Faults;
 using RingCore.Transport.Tests.Infrastructure;
 
 namespace RingCore.Transport.Tests.EndToEnd;
@@ -20,52 +21,47 @@ public sealed class SchedulingTests
     private const int SynchronousIoUsesThreadPoolEvent = 12;
 
     /// <summary>
-    /// A server whose GET /block handler reports the name of the thread it runs on and then blocks that thread
-    /// (the anti-pattern: a synchronous wait) until <paramref name="release"/> is set; every other path answers "done".
+    /// A server whose GET /block handler blocks its thread at <paramref name="gate"/> (the anti-pattern: a
+    /// synchronous wait), reporting whether that is a ring thread; every other path answers "done".
     /// </summary>
-    private static Task<RingServer> StartBlockingServerAsync(
-        Channel<string> blocking, ManualResetEventSlim release, Action<RingCoreTransportOptions> configureTransport) =>
+    private static Task<RingServer> StartBlockingServerAsync(HandlerGate gate, Action<RingCoreTransportOptions> configureTransport) =>
         RingServer.StartAsync(context =>
         {
             if (context.Request.Path == "/block")
             {
-                blocking.Writer.TryWrite(Thread.CurrentThread.Name ?? "(unnamed)");
-                release.Wait(Timeout);
+                Assert.True(gate.Hold(Timeout));
             }
             return context.Response.WriteAsync("done");
         }, configureTransport: configureTransport);
 
     /// <summary>
-    /// Sends GET /block on <paramref name="client"/>'s keep-alive connection until its handler blocks a ring thread,
-    /// and returns the still-pending response. Kestrel runs a later request of a connection on the thread-pool
-    /// thread that served the one before when the request is already there as that thread comes back to read
-    /// (rarely: RawClient.ConnectWithSecondRequestOnLoopThreadAsync); such an attempt is let go with
-    /// <paramref name="release"/>, answered, followed by <paramref name="afterAnswered"/> (to re-arm a gate), and made again.
+    /// Sends GET /block on <paramref name="client"/>'s keep-alive connection until its handler blocks a ring thread
+    /// at <paramref name="gate"/>, and returns the still-pending response. Kestrel runs a later request of a
+    /// connection on the thread-pool thread that served the one before when the request is already there as that
+    /// thread comes back to read (rarely: RawClient.ConnectWithSecondRequestOnLoopThreadAsync); such an attempt is
+    /// let go, answered, and made again.
     /// </summary>
-    private static async Task<Task<string>> BlockALoopThreadAsync(
-        HttpClient client, ChannelReader<string> blocking, Action release, Action? afterAnswered = null)
+    private static async Task<Task<string>> BlockALoopThreadAsync(HttpClient client, HandlerGate gate)
     {
         for (int attempt = 1; ; attempt++)
         {
+            Task<bool> onRingThread = gate.Close();
             Task<string> blocked = client.GetStringAsync("/block");
-            string thread = await blocking.ReadAsync().AsTask().WaitAsync(Timeout);
-            if (thread.StartsWith("RingCore ring ", StringComparison.Ordinal))
+            if (await onRingThread.WaitAsync(Timeout))
             {
                 return blocked;
             }
-            release();
+            gate.Open();
             Assert.Equal("done", await blocked.WaitAsync(Timeout));
-            afterAnswered?.Invoke();
-            Assert.True(attempt < 5, $"five /block requests in a row ran on {thread}, not on a ring thread");
+            Assert.True(attempt < 5, "five /block requests in a row ran on the thread pool, not on a ring thread");
         }
     }
 
     [Fact]
     public async Task WithUnsafeInlineHandlersRunOnTheRingThreadAndOneThatBlocksItIsReportedOnce()
     {
-        using var release = new ManualResetEventSlim();
-        var blocking = Channel.CreateUnbounded<string>();
-        await using var server = await StartBlockingServerAsync(blocking, release, options =>
+        using var release = new HandlerGate();
+        await using var server = await StartBlockingServerAsync(release, options =>
         {
             options.RingThreadCount = 1;
             options.ApplicationScheduling = RingCoreApplicationScheduling.UnsafeInline;
@@ -75,13 +71,13 @@ public sealed class SchedulingTests
         // The first request of a connection may start on the thread pool (Kestrel starts connections there and
         // the data can already be waiting); the next one on the same connection arrives while its read is pending.
         Assert.Equal("done", await client.GetStringAsync("/warm-up"));
-        Task<string> blocked = await BlockALoopThreadAsync(client, blocking.Reader, release.Set, release.Reset);
+        Task<string> blocked = await BlockALoopThreadAsync(client, release);
 
         LogCapture.LogEntry warning = await server.Logs.WaitForAsync(e => e.EventId.Id == RingThreadStalledEvent, Timeout);
         Assert.Equal(LogLevel.Warning, warning.Level);
         Assert.Contains("ApplicationScheduling = UnsafeInline", warning.Message, StringComparison.Ordinal);
 
-        release.Set();
+        release.Open();
         Assert.Equal("done", await blocked.WaitAsync(Timeout));
         Assert.Equal("done", await client.GetStringAsync("/after")); // the ring serves again
         Assert.Single(server.Logs.Entries, e => e.EventId.Id == RingThreadStalledEvent);
@@ -90,16 +86,15 @@ public sealed class SchedulingTests
     [Fact]
     public async Task ByDefaultHandlersRunOnTheRingThreadAndOneThatBlocksItLosesTheRingToAnotherThread()
     {
-        using var release = new ManualResetEventSlim();
-        var blocking = Channel.CreateUnbounded<string>();
-        await using var server = await StartBlockingServerAsync(blocking, release, options => options.RingThreadCount = 1);
+        using var release = new HandlerGate();
+        await using var server = await StartBlockingServerAsync(release, options => options.RingThreadCount = 1);
 
         using var blockedClient = new HttpClient { BaseAddress = server.BaseAddress };
         using var otherClient = new HttpClient { BaseAddress = server.BaseAddress };
         // The second request of a keep-alive connection is resumed by the ring (see the UnsafeInline test).
         Assert.Equal("done", await blockedClient.GetStringAsync("/warm-up"));
         long takeoversBefore = server.Takeovers;
-        Task<string> blocked = await BlockALoopThreadAsync(blockedClient, blocking.Reader, release.Set, release.Reset);
+        Task<string> blocked = await BlockALoopThreadAsync(blockedClient, release);
 
         // Another connection on the same (only) ring is served, twice, while the first handler still holds the
         // thread that ran the ring's loop: another thread runs it now.
@@ -108,7 +103,7 @@ public sealed class SchedulingTests
         Assert.False(blocked.IsCompleted);
         Assert.True(server.Takeovers - takeoversBefore >= 1, "the ring was not taken over");
 
-        release.Set();
+        release.Open();
         Assert.Equal("done", await blocked.WaitAsync(Timeout));
         Assert.Equal("done", await blockedClient.GetStringAsync("/after").WaitAsync(Timeout));
         Assert.DoesNotContain(server.Logs.Entries, e => e.EventId.Id == RingThreadStalledEvent);
@@ -122,17 +117,8 @@ public sealed class SchedulingTests
     public async Task ThreadsThatLostTheRingTakeItOverAgainInsteadOfNewThreads()
     {
         const int Blocks = 6;
-        using var release = new SemaphoreSlim(0);
-        var blocking = Channel.CreateUnbounded<string>();
-        await using var server = await RingServer.StartAsync(async context =>
-        {
-            if (context.Request.Path == "/block")
-            {
-                blocking.Writer.TryWrite(Thread.CurrentThread.Name ?? "(unnamed)");
-                Assert.True(release.Wait(Timeout)); // synchronously: this holds the thread the handler runs on
-            }
-            await context.Response.WriteAsync("done");
-        }, configureTransport: options => options.RingThreadCount = 1);
+        using var release = new HandlerGate();
+        await using var server = await StartBlockingServerAsync(release, options => options.RingThreadCount = 1);
 
         using var blockedClient = new HttpClient { BaseAddress = server.BaseAddress };
         using var otherClient = new HttpClient { BaseAddress = server.BaseAddress };
@@ -141,9 +127,9 @@ public sealed class SchedulingTests
         long takeoversBefore = server.Takeovers;
         for (int i = 0; i < Blocks; i++)
         {
-            Task<string> blocked = await BlockALoopThreadAsync(blockedClient, blocking.Reader, () => release.Release());
+            Task<string> blocked = await BlockALoopThreadAsync(blockedClient, release);
             Assert.Equal("done", await otherClient.GetStringAsync("/other").WaitAsync(Timeout)); // served meanwhile
-            release.Release();
+            release.Open();
             Assert.Equal("done", await blocked.WaitAsync(Timeout));
         }
 
@@ -218,9 +204,8 @@ public sealed class SchedulingTests
     [Fact]
     public async Task WithThreadPoolSchedulingAHandlerNeverRunsOnTheRingThread()
     {
-        using var release = new ManualResetEventSlim();
-        var blocking = Channel.CreateUnbounded<string>();
-        await using var server = await StartBlockingServerAsync(blocking, release, options =>
+        using var release = new HandlerGate();
+        await using var server = await StartBlockingServerAsync(release, options =>
         {
             options.RingThreadCount = 1;
             options.ApplicationScheduling = RingCoreApplicationScheduling.ThreadPool;
@@ -229,13 +214,14 @@ public sealed class SchedulingTests
         using var blockedClient = new HttpClient { BaseAddress = server.BaseAddress };
         using var otherClient = new HttpClient { BaseAddress = server.BaseAddress };
         Assert.Equal("done", await blockedClient.GetStringAsync("/warm-up"));
+        Task<bool> onRingThread = release.Close();
         Task<string> blocked = blockedClient.GetStringAsync("/block");
-        Assert.DoesNotContain("RingCore ring", await blocking.Reader.ReadAsync().AsTask().WaitAsync(Timeout), StringComparison.Ordinal);
+        Assert.False(await onRingThread.WaitAsync(Timeout), "the handler ran on a ring thread");
 
         Assert.Equal("done", await otherClient.GetStringAsync("/other").WaitAsync(Timeout));
         Assert.False(blocked.IsCompleted);
 
-        release.Set();
+        release.Open();
         Assert.Equal("done", await blocked.WaitAsync(Timeout));
         Assert.Equal(0, server.Takeovers);
         Assert.DoesNotContain(server.Logs.Entries, e => e.EventId.Id == RingThreadStalledEvent);

@@ -524,11 +524,14 @@ internal sealed class HandlerGate : IDisposable
     public void ReportEntered() =>
         Volatile.Read(ref _entered).TrySetResult(Thread.CurrentThread.Name?.StartsWith("RingCore ring", StringComparison.Ordinal) == true);
 
-    /// <summary>Reports the handler's entry, then blocks its thread until the gate opens (at most <paramref name="timeout"/>).</summary>
-    public void Hold(TimeSpan timeout)
+    /// <summary>
+    /// Reports the handler's entry, then blocks its thread until the gate opens (at most <paramref name="timeout"/>);
+    /// false when it timed out.
+    /// </summary>
+    public bool Hold(TimeSpan timeout)
     {
         ReportEntered();
-        _open.Wait(timeout);
+        return _open.Wait(timeout);
     }
 
     public void Dispose() => _open.Dispose();
