@@ -1,6 +1,6 @@
 using System.Net.Http.Headers;
 using System.Security.Cryptography;
-using System.Threading.Channels;
+using System.Globalization;
 using Microsoft.AspNetCore.Http;
 using Microsoft.Extensions.Logging;
 using RingCore.Transport.Tests.Faults;
@@ -35,18 +35,18 @@ public sealed class SchedulingTests
         }, configureTransport: configureTransport);
 
     /// <summary>
-    /// Sends GET /block on <paramref name="client"/>'s keep-alive connection until its handler blocks a ring thread
+    /// Sends GET <paramref name="path"/> on <paramref name="client"/>'s keep-alive connection until its handler blocks a ring thread
     /// at <paramref name="gate"/>, and returns the still-pending response. Kestrel runs a later request of a
     /// connection on the thread-pool thread that served the one before when the request is already there as that
     /// thread comes back to read (rarely: RawClient.ConnectWithSecondRequestOnLoopThreadAsync); such an attempt is
     /// let go, answered, and made again.
     /// </summary>
-    private static async Task<Task<string>> BlockALoopThreadAsync(HttpClient client, HandlerGate gate)
+    private static async Task<Task<string>> BlockALoopThreadAsync(HttpClient client, HandlerGate gate, string path = "/block")
     {
         for (int attempt = 1; ; attempt++)
         {
             Task<bool> onRingThread = gate.Close();
-            Task<string> blocked = client.GetStringAsync("/block");
+            Task<string> blocked = client.GetStringAsync(path);
             if (await onRingThread.WaitAsync(Timeout))
             {
                 return blocked;
@@ -149,14 +149,12 @@ public sealed class SchedulingTests
     public async Task BeyondTheHeldThreadLimitBlockingHandlersRunOnTheThreadPool()
     {
         const int Limit = 2, Blocked = 3;
-        using var release = new ManualResetEventSlim();
-        var blocking = Channel.CreateUnbounded<string>();
+        HandlerGate[] gates = [.. Enumerable.Range(0, Blocked).Select(_ => new HandlerGate())];
         await using var server = await RingServer.StartAsync(async context =>
         {
-            if (context.Request.Path == "/block")
+            if (context.Request.Path.StartsWithSegments("/block", out PathString gate))
             {
-                blocking.Writer.TryWrite(Thread.CurrentThread.Name ?? "(unnamed)");
-                Assert.True(release.Wait(Timeout));
+                Assert.True(gates[int.Parse(gate.Value![1..], CultureInfo.InvariantCulture)].Hold(Timeout));
             }
             await context.Response.WriteAsync("done");
         }, configureTransport: options =>
@@ -176,24 +174,27 @@ public sealed class SchedulingTests
             // One at a time, each once the previous one blocks: the first Limit hold loop threads, the rest run on
             // the thread pool.
             var blocked = new List<Task<string>>();
-            var threadNames = new List<string>();
-            foreach (HttpClient client in clients)
+            for (int i = 0; i < Blocked; i++)
             {
-                blocked.Add(client.GetStringAsync("/block"));
-                threadNames.Add(await blocking.Reader.ReadAsync().AsTask().WaitAsync(Timeout));
+                if (i < Limit)
+                {
+                    blocked.Add(await BlockALoopThreadAsync(clients[i], gates[i], $"/block/{i}"));
+                    continue;
+                }
+                Task<bool> onRingThread = gates[i].Close();
+                blocked.Add(clients[i].GetStringAsync($"/block/{i}"));
+                Assert.False(await onRingThread.WaitAsync(Timeout), $"handler {i} ran on a ring thread with {Limit} held");
             }
-            Assert.All(threadNames.Take(Limit), name => Assert.StartsWith("RingCore ring ", name, StringComparison.Ordinal));
-            Assert.All(threadNames.Skip(Limit), name => Assert.DoesNotContain("RingCore ring", name, StringComparison.Ordinal));
             Assert.Equal("done", await otherClient.GetStringAsync("/other").WaitAsync(Timeout));
             int ringThreads = ProcessResources.RingThreadCount();
             Assert.True(ringThreads <= Limit + 2, $"{ringThreads} ring threads with {Limit} held");
 
-            release.Set();
+            Array.ForEach(gates, gate => gate.Open());
             Assert.All(await Task.WhenAll(blocked).WaitAsync(Timeout), body => Assert.Equal("done", body));
         }
         finally
         {
-            release.Set();
+            Array.ForEach(gates, gate => gate.Open());
             foreach (HttpClient client in clients)
             {
                 client.Dispose();
