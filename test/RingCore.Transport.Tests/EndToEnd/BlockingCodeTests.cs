@@ -313,7 +313,7 @@ public sealed class BlockingCodeTests(ITestOutputHelper output)
         {
             if (context.Request.Path == "/forever")
             {
-                blockedOnLoopThread = Thread.CurrentThread.Name?.StartsWith("RingCore ring", StringComparison.Ordinal) == true;
+                blockedOnLoopThread = HandlerGate.OnRingThread;
                 blocked.TrySetResult();
                 never.Wait(TimeSpan.FromSeconds(60)); // "forever" for this test: far beyond every timeout below
             }

@@ -33,8 +33,21 @@ public sealed class TakeoverMoveTests(ITestOutputHelper output)
     [Fact]
     public async Task AHandOverDecidedForOneItemOfApplicationWorkNeverTakesTheNextOne()
     {
+        for (int attempt = 1; !await HandOverDecidedForAWhileBStartsAsync(); attempt++)
+        {
+            Assert.True(attempt < 5, "five attempts in a row had /a or /b run on the thread pool, not on the loop thread");
+        }
+    }
+
+    /// <summary>
+    /// One attempt of the test above; false when Kestrel ran /a or /b on the thread-pool thread that served the
+    /// request before (RawClient.ConnectWithSecondRequestOnLoopThreadAsync), so that one of them did not hold the loop thread.
+    /// </summary>
+    private async Task<bool> HandOverDecidedForAWhileBStartsAsync()
+    {
         using var releaseB = new ManualResetEventSlim();
-        var bStarted = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        bool aOnLoopThread = false;
+        var bStarted = new TaskCompletionSource<bool>(TaskCreationOptions.RunContinuationsAsynchronously); // true on the loop thread
         var takeoversAtSecondDecision = new TaskCompletionSource<long>(TaskCreationOptions.RunContinuationsAsynchronously);
         RingServer? server = null;
         int decisions = 0;
@@ -58,11 +71,12 @@ public sealed class TakeoverMoveTests(ITestOutputHelper output)
         {
             if (context.Request.Path == "/a")
             {
+                Volatile.Write(ref aOnLoopThread, HandlerGate.OnRingThread);
                 Thread.Sleep(200); // holds the loop thread well past RingTakeoverMonitor.HeldMilliseconds
             }
             else if (context.Request.Path == "/b")
             {
-                bStarted.TrySetResult();
+                bStarted.TrySetResult(HandlerGate.OnRingThread);
                 releaseB.Wait(Timeout);
             }
             context.Response.ContentLength = Ok.Length;
@@ -85,7 +99,17 @@ public sealed class TakeoverMoveTests(ITestOutputHelper output)
 
             await a.SendAsync(RawClient.Get("/a"), cts.Token); // second on its connection: runs on the loop thread
             Assert.Equal(Ok, (await a.ReadResponseAsync(cts.Token)).Body); // A is done; the first decision still waits
+            if (!Volatile.Read(ref aOnLoopThread))
+            {
+                output.WriteLine("/a ran on the thread pool: attempt again");
+                return false;
+            }
             await b.SendAsync(RawClient.Get("/b"), cts.Token);
+            if (!await bStarted.Task.WaitAsync(Timeout))
+            {
+                output.WriteLine("/b ran on the thread pool: attempt again");
+                return false;
+            }
 
             long takeovers = await takeoversAtSecondDecision.Task.WaitAsync(Timeout).ContinueWith(t => t.IsCompletedSuccessfully ? t.Result : -1);
             Assert.True(takeovers == 0, takeovers < 0
@@ -101,11 +125,12 @@ public sealed class TakeoverMoveTests(ITestOutputHelper output)
         finally
         {
             releaseB.Set();
-            bStarted.TrySetResult();
+            bStarted.TrySetResult(false);
             await server.DisposeAsync();
         }
         await ProcessResources.WaitForNoRingThreadsAsync();
         Assert.Equal(fdsBefore, ProcessResources.TransportFdCount());
+        return true;
     }
 
     [Fact]

@@ -24,8 +24,10 @@ internal sealed class HandlerGate : IDisposable
 
     public void Open() => _open.Set();
 
-    public void ReportEntered() =>
-        Volatile.Read(ref _entered).TrySetResult(Thread.CurrentThread.Name?.StartsWith("RingCore ring", StringComparison.Ordinal) == true);
+    /// <summary>Whether the calling thread is a ring thread (a loop thread, or one that held it and lost it).</summary>
+    public static bool OnRingThread => Thread.CurrentThread.Name?.StartsWith("RingCore ring", StringComparison.Ordinal) == true;
+
+    public void ReportEntered() => Volatile.Read(ref _entered).TrySetResult(OnRingThread);
 
     /// <summary>
     /// Reports the handler's entry, then blocks its thread until the gate opens (at most <paramref name="timeout"/>);
