@@ -56,6 +56,9 @@ internal sealed partial class RingCoreLog
     [LoggerMessage(12, LogLevel.Information, "Kestrel's AllowSynchronousIO is on, so RingCore runs application code on the thread pool (ApplicationScheduling = ThreadPool): a synchronous read or write on a ring thread would wait for that same thread.")]
     public partial void SynchronousIoUsesThreadPool();
 
+    [LoggerMessage(17, LogLevel.Warning, "RingCoreTransportOptions.ApplicationScheduling = Inline is obsolete and behaves as ThreadPool, the default: request handlers run on the .NET thread pool. Remove the setting, or set UnsafeInline for an application that never blocks.")]
+    public partial void InlineSchedulingIsThreadPool();
+
     [LoggerMessage(13, LogLevel.Error, "Connection {ConnectionId} failed inside the RingCore transport and was aborted; the other connections of its ring are not affected.")]
     public partial void ConnectionFaulted(string connectionId, Exception exception);
 

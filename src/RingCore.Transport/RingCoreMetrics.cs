@@ -15,8 +15,7 @@ namespace RingCore.Transport;
 ///   (<c>{overflow}</c>), and the histogram <c>ringcore.io_uring.completions_per_enter</c> (<c>{cqe}</c>);</item>
 /// <item><c>ringcore.buffer_ring.exhausted_receives</c> (<c>{receive}</c>: receives that found the provided-buffer
 ///   ring empty), <c>ringcore.accept.pauses</c> (<c>{pause}</c>), <c>ringcore.ring.wakeups</c> (<c>{wakeup}</c>),
-///   <c>ringcore.ring.takeovers</c> (<c>{takeover}</c>: application code held a ring's thread for 5 ms and another
-///   thread took the ring over; Inline scheduling only), <c>ringcore.syscalls</c> (<c>{syscall}</c>: every system call of the transport's hot paths);</item>
+///   <c>ringcore.syscalls</c> (<c>{syscall}</c>: every system call of the transport's hot paths);</item>
 /// <item><c>ringcore.fallbacks</c> (<c>{fallback}</c>: io_uring was unavailable and Kestrel's Sockets transport
 ///   served instead).</item>
 /// </list>
@@ -43,7 +42,6 @@ public static class RingCoreMetrics
         public const string BufferRingExhausted = "ringcore.buffer_ring.exhausted_receives";
         public const string AcceptPauses = "ringcore.accept.pauses";
         public const string Wakeups = "ringcore.ring.wakeups";
-        public const string Takeovers = "ringcore.ring.takeovers";
         public const string Syscalls = "ringcore.syscalls";
         public const string Fallbacks = "ringcore.fallbacks";
 

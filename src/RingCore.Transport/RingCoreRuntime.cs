@@ -26,6 +26,8 @@ internal sealed class RingCoreRuntime : IAsyncDisposable, IDisposable
     private MemoryPool<byte>? _memoryPool;
     private ConnectionSettings? _inbound;
     private ConnectionSettings? _outbound;
+    private RingCoreApplicationScheduling? _inboundScheduling;
+    private RingThreadGroup? _group;
     private bool _unavailable;
     private int _disposed;
 
@@ -38,15 +40,23 @@ internal sealed class RingCoreRuntime : IAsyncDisposable, IDisposable
         Log = new RingCoreLog(LoggerFactory.CreateLogger(RingCoreLog.Category));
         // The host's meter factory scopes the meter to this host (tests, OpenTelemetry); hosts have one by default.
         Metrics = TransportMetrics.Create(services.GetService<IMeterFactory>());
-        InboundScheduling = ChooseInboundScheduling();
-        // The ring count follows where application code will run, which Kestrel's AllowSynchronousIO can change.
-        Group = new RingThreadGroup(Options, Log, Metrics,
-            Options.RingThreadCount ?? RingCoreTransportOptions.DefaultRingThreadCount(InboundScheduling, Environment.ProcessorCount),
-            takeOverHeldRings: InboundScheduling == RingCoreApplicationScheduling.Inline);
     }
 
-    /// <summary>Where accepted connections run application code (see <see cref="ChooseInboundScheduling"/>).</summary>
-    public RingCoreApplicationScheduling InboundScheduling { get; }
+    /// <summary>
+    /// Where accepted connections run application code (see <see cref="ChooseInboundScheduling"/>). Decided on first
+    /// use (the first bind or connect), not while the transport is constructed: Kestrel's options are read then, once
+    /// the host has configured them.
+    /// </summary>
+    public RingCoreApplicationScheduling InboundScheduling
+    {
+        get
+        {
+            lock (_lock)
+            {
+                return _inboundScheduling ??= ChooseInboundScheduling();
+            }
+        }
+    }
 
     public RingCoreTransportOptions Options { get; }
 
@@ -58,7 +68,18 @@ internal sealed class RingCoreRuntime : IAsyncDisposable, IDisposable
 
     public TransportMetrics Metrics { get; }
 
-    public RingThreadGroup Group { get; }
+    /// <summary>The ring threads; their number follows where application code runs (made on first use).</summary>
+    public RingThreadGroup Group
+    {
+        get
+        {
+            lock (_lock)
+            {
+                return _group ??= new RingThreadGroup(Options, Log, Metrics,
+                    Options.RingThreadCount ?? RingCoreTransportOptions.DefaultRingThreadCount(InboundScheduling, Environment.ProcessorCount));
+            }
+        }
+    }
 
     /// <summary>Settings of accepted connections (null before the first io_uring bind).</summary>
     public ConnectionSettings? InboundSettingsIfCreated => _inbound;
@@ -104,7 +125,17 @@ internal sealed class RingCoreRuntime : IAsyncDisposable, IDisposable
         {
             if (_inbound is null && InboundScheduling != Options.ApplicationScheduling)
             {
-                Log.SynchronousIoUsesThreadPool(); // once, when the first listener binds
+                // Once, when the first listener binds.
+#pragma warning disable CS0618 // the obsolete value is what this reports
+                if (Options.ApplicationScheduling == RingCoreApplicationScheduling.Inline)
+#pragma warning restore CS0618
+                {
+                    Log.InlineSchedulingIsThreadPool();
+                }
+                else
+                {
+                    Log.SynchronousIoUsesThreadPool();
+                }
             }
             return _inbound ??= new ConnectionSettings(Options, InboundScheduling, MemoryPool(), Log, FinOnErrorSwitch.IsEnabled,
                 halfCloseOnOutputEnd: false);
@@ -130,17 +161,15 @@ internal sealed class RingCoreRuntime : IAsyncDisposable, IDisposable
         _memoryPool ??= _services.GetService<IMemoryPoolFactory<byte>>()?.Create(new MemoryPoolOptions { Owner = "ringcore" })
             ?? MemoryPool<byte>.Shared;
 
-    private RingCoreApplicationScheduling ChooseInboundScheduling()
-    {
-        if (Options.ApplicationScheduling != RingCoreApplicationScheduling.ThreadPool &&
-            _services.GetService<IOptions<KestrelServerOptions>>()?.Value.AllowSynchronousIO == true)
-        {
-            // A synchronous body read or write blocks its thread until the ring moves the bytes: on the ring
-            // thread itself that would never happen with UnsafeInline, and would cost a takeover per read with Inline.
-            return RingCoreApplicationScheduling.ThreadPool;
-        }
-        return Options.ApplicationScheduling;
-    }
+    /// <summary>
+    /// ThreadPool unless the options ask for UnsafeInline and Kestrel allows synchronous I/O for the whole server:
+    /// a synchronous body read on the ring thread would wait forever for the bytes that thread should receive.
+    /// </summary>
+    private RingCoreApplicationScheduling ChooseInboundScheduling() =>
+        Options.ApplicationScheduling == RingCoreApplicationScheduling.UnsafeInline &&
+        _services.GetService<IOptions<KestrelServerOptions>>()?.Value.AllowSynchronousIO != true
+            ? RingCoreApplicationScheduling.UnsafeInline
+            : RingCoreApplicationScheduling.ThreadPool;
 
     public ValueTask DisposeAsync()
     {

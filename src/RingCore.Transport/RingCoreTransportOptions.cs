@@ -23,7 +23,7 @@ public sealed class RingCoreTransportOptions
     internal const int CoresPerRing = 2;
 
     internal static int DefaultRingThreadCount(RingCoreApplicationScheduling scheduling, int processorCount) =>
-        scheduling is RingCoreApplicationScheduling.Inline or RingCoreApplicationScheduling.UnsafeInline
+        scheduling == RingCoreApplicationScheduling.UnsafeInline
             ? processorCount
             : Math.Max(1, (processorCount + CoresPerRing - 1) / CoresPerRing);
 
@@ -79,29 +79,26 @@ public sealed class RingCoreTransportOptions
     public long? MaxWriteBufferSize { get; set; } = 64 * 1024;
 
     /// <summary>
-    /// Where the application's code runs when data arrives. Default: <see cref="RingCoreApplicationScheduling.Inline"/>:
-    /// handlers run on the ring thread that received their data (no thread hop per request), and a handler that
-    /// blocks that thread (sync-over-async, synchronous drivers, Thread.Sleep, long CPU work) costs a thread, as with
-    /// Kestrel's Sockets transport, because another thread takes the ring over within a few milliseconds.
-    /// <see cref="RingCoreApplicationScheduling.ThreadPool"/> runs every request on the .NET thread pool, as the
-    /// Sockets transport does. <see cref="RingCoreApplicationScheduling.UnsafeInline"/> has no way out and is only
-    /// for applications known never to block. When Kestrel's AllowSynchronousIO is on for the whole server, the
-    /// transport uses ThreadPool whatever this says: every synchronous body read would otherwise cost a takeover
-    /// (with Inline) or wait forever for the thread it holds (with UnsafeInline).
+    /// Where the application's code runs when data arrives. Default: <see cref="RingCoreApplicationScheduling.ThreadPool"/>:
+    /// on the .NET thread pool, as with Kestrel's Sockets transport, so a handler that blocks (sync-over-async, a
+    /// synchronous database driver, Thread.Sleep, long CPU work), briefly or for long, costs its own request and a
+    /// thread, never a ring. <see cref="RingCoreApplicationScheduling.UnsafeInline"/> runs handlers on the ring
+    /// thread, with no thread hop, and is only for applications known never to block: a handler that blocks stalls
+    /// every connection of its ring. When Kestrel's AllowSynchronousIO is on for the whole server, the transport uses
+    /// ThreadPool whatever this says: a synchronous body read on the ring thread would wait forever for the thread
+    /// it holds.
     /// </summary>
-    public RingCoreApplicationScheduling ApplicationScheduling { get; set; } = RingCoreApplicationScheduling.Inline;
+    public RingCoreApplicationScheduling ApplicationScheduling { get; set; } = RingCoreApplicationScheduling.ThreadPool;
 
     /// <summary>
     /// Longest a ring thread waits to gather a batch of completions into one io_uring_enter under load. A ring
     /// batches only while completions arrive quickly (at least 4 per wait); it then waits for as many as its last
-    /// wait found (never more than a quarter of the ring's open connections, so a ring with fewer than 16 never
-    /// batches), or this long, whichever comes first, so many requests share one system call. Under light load
-    /// it waits for a single completion with no timeout, so a lone request never waits for company.
-    /// Trades up to this much added latency under load for fewer system calls; <see cref="TimeSpan.Zero"/> turns
-    /// batching off. Default: 500 µs. At most 10 ms.
-    /// Only rings with DEFER_TASKRUN batch (every scheduling, on Linux 6.1 or later). Rings without it are woken by
-    /// every completion while they wait, so a batched wait would only hold finished requests back; they ignore this
-    /// setting.
+    /// wait found (never more than the ring's open connections), or this long, whichever comes first, so many
+    /// requests share one system call. Under light load it waits for a single completion with no timeout, so a lone
+    /// request never waits for company. Trades up to this much added latency under load for fewer system calls;
+    /// <see cref="TimeSpan.Zero"/> turns batching off. Default: 500 µs. At most 10 ms.
+    /// Only rings with DEFER_TASKRUN batch (Linux 6.1 or later). Rings without it are woken by every completion
+    /// while they wait, so a batched wait would only hold finished requests back; they ignore this setting.
     /// </summary>
     public TimeSpan CompletionBatchWait { get; set; } = TimeSpan.FromMicroseconds(500);
 
@@ -125,14 +122,6 @@ public sealed class RingCoreTransportOptions
     /// path of kernels without it. Default: true.
     /// </summary>
     internal bool RegisterRingFd { get; set; } = true;
-
-    /// <summary>
-    /// With Inline scheduling, how many threads application code may hold per ring after they lost the ring to a
-    /// takeover; while that many are held, the ring hands new application work to the thread pool (as ThreadPool
-    /// scheduling does) instead of running it on its loop thread, so handlers that all block cannot make the
-    /// transport start threads without bound. Tests lower it. Default: 64.
-    /// </summary>
-    internal int MaxHeldThreadsPerRing { get; set; } = 64;
 
     /// <summary>Ask for incremental buffer consumption (IOU_PBUF_RING_INC, Linux 6.12); tests turn it off. Default: true.</summary>
     internal bool IncrementalBuffers { get; set; } = true;
@@ -168,7 +157,7 @@ public enum RingCoreApplicationScheduling
 {
     /// <summary>
     /// On the .NET thread pool, as with Kestrel's Sockets transport: a handler that blocks its thread holds only its
-    /// own request, and every other connection keeps being served. Costs a thread hop per request.
+    /// own request, and every other connection keeps being served. The default.
     /// </summary>
     ThreadPool,
 
@@ -184,13 +173,12 @@ public enum RingCoreApplicationScheduling
     UnsafeInline,
 
     /// <summary>
-    /// On the ring thread that received the data, as <see cref="UnsafeInline"/> (no thread hop per request), with a
-    /// way out: when application code holds a ring thread for more than a few milliseconds (a synchronous wait, a
-    /// synchronous driver, Thread.Sleep, long CPU work), another thread takes over the ring at once and goes on
-    /// serving its connections; the held thread finishes its request whenever its wait ends, as on the thread
-    /// pool, and then waits to take over a ring in turn. Blocking code therefore costs a thread, as with Kestrel's
-    /// Sockets transport, and never stalls a ring for longer than that. The default.
+    /// Obsolete: behaves as <see cref="ThreadPool"/>, and the transport says so once in its log (event 17). It ran
+    /// handlers on the ring thread and moved the ring to another thread when one blocked; short blocking (a
+    /// millisecond-long synchronous query) still stalled every connection of the ring, so the thread pool is the
+    /// default now and <see cref="UnsafeInline"/> the opt-in for applications that never block.
     /// </summary>
+    [Obsolete("Inline now behaves as ThreadPool, the default: remove the setting, or use UnsafeInline for an application that never blocks.")]
     Inline,
 }
 

@@ -43,7 +43,6 @@ internal sealed class TransportMetrics : IDisposable
         ObservePerRing(Names.BufferRingExhausted, "{receive}", "Receives that found the provided-buffer ring empty (ENOBUFS).", s => s.BufferRingExhausted);
         ObservePerRing(Names.AcceptPauses, "{pause}", "Accept pauses for lack of file descriptors or memory.", s => s.AcceptPauses);
         ObservePerRing(Names.Wakeups, "{wakeup}", "eventfd writes that woke a sleeping ring thread.", s => s.Wakeups);
-        ObservePerRing(Names.Takeovers, "{takeover}", "Times application code held a ring's thread and another thread took the ring over.", s => s.Takeovers);
         ObservePerRing(Names.Syscalls, "{syscall}", "System calls on the transport's hot paths: io_uring_enter, wake-ups and per-connection calls.", s => s.Syscalls);
         meter.CreateObservableCounter(Names.Fallbacks, () => Volatile.Read(ref _fallbacks), "{fallback}",
             "Times io_uring was unavailable and Kestrel's Sockets transport was used.");

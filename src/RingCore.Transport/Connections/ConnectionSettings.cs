@@ -15,7 +15,7 @@ internal sealed class ConnectionSettings
         Log = log;
         FinOnError = finOnError;
         NoDelay = options.NoDelay;
-        InlineApplicationCode = scheduling is RingCoreApplicationScheduling.Inline or RingCoreApplicationScheduling.UnsafeInline;
+        InlineApplicationCode = scheduling == RingCoreApplicationScheduling.UnsafeInline;
         MaxReadBufferSize = options.MaxReadBufferSize ?? 0;
         MaxWriteBufferSize = options.MaxWriteBufferSize ?? 0;
         MinimumSegmentSize = Math.Min(4096, memoryPool.MaxBufferSize > 0 ? memoryPool.MaxBufferSize : 4096);
@@ -41,7 +41,7 @@ internal sealed class ConnectionSettings
     /// </summary>
     public bool HalfCloseOnOutputEnd { get; }
 
-    /// <summary>Application code runs on the ring thread (Inline or UnsafeInline) instead of the thread pool.</summary>
+    /// <summary>Application code runs on the ring thread (UnsafeInline) instead of the thread pool.</summary>
     public bool InlineApplicationCode { get; }
 
     private PipeScheduler ApplicationScheduler(RingThread ring) => InlineApplicationCode ? ring.ApplicationScheduler : PipeScheduler.ThreadPool;

@@ -36,7 +36,7 @@ internal sealed unsafe partial class RingConnection
     {
         _outputShutDown = true;
         Libc.shutdown(_fd, Libc.SHUT_WR); // FIN after the last byte; the receive side stays open
-        _ring.Counters.OtherSyscalls++;
+        _ringThread.Counters.OtherSyscalls++;
         _settings.Log.ConnectionWriteFin(ConnectionId, "The application completed its output; receiving until the peer ends.");
     }
 
@@ -105,17 +105,17 @@ internal sealed unsafe partial class RingConnection
             {
                 closedBecause = null; // the FIN went out (and was logged) at the half-close
                 Libc.shutdown(_fd, Libc.SHUT_RDWR); // ends the pending recv
-                _ring.Counters.OtherSyscalls++;
+                _ringThread.Counters.OtherSyscalls++;
             }
             else if (reset)
             {
                 _handle.TryEndNow(reset: true, IsTcp);
-                _ring.Counters.OtherSyscalls += 2; // setsockopt(SO_LINGER), connect(AF_UNSPEC)
+                _ringThread.Counters.OtherSyscalls += 2; // setsockopt(SO_LINGER), connect(AF_UNSPEC)
             }
             else
             {
                 Libc.shutdown(_fd, Libc.SHUT_RDWR); // FIN; also ends the pending recv with 0
-                _ring.Counters.OtherSyscalls++;
+                _ringThread.Counters.OtherSyscalls++;
             }
         }
         // Aborted: Abort already reset or shut down the socket on its own thread.
@@ -124,7 +124,7 @@ internal sealed unsafe partial class RingConnection
         CancelPeerEndWatch();
         if (_send == SendState.Sending)
         {
-            SqePrep.PrepCancel(ref _ring.Ring.GetSqe(), SendUserData, Threading.RingThread.IgnoredUserData);
+            SqePrep.PrepCancel(ref _ringThread.Ring.GetSqe(), SendUserData, Threading.RingThread.IgnoredUserData);
         }
 
         // Last: the state above is complete even if the logging provider throws (that ends only this connection).
@@ -152,11 +152,11 @@ internal sealed unsafe partial class RingConnection
             return;
         }
         _close = CloseState.Closed;
-        _ring.Unregister(_token);
+        _ringThread.Unregister(_token);
         _handle.Dispose(); // closes the fd, or lets the last cross-thread user close it
         FreeSendResources();
-        _ring.Counters.OtherSyscalls++; // close
-        _ring.Counters.ConnectionsClosed++;
+        _ringThread.Counters.OtherSyscalls++; // close
+        _ringThread.Counters.ConnectionsClosed++;
         try
         {
             CompleteInput(null);
@@ -189,7 +189,7 @@ internal sealed unsafe partial class RingConnection
         _input.Writer.Complete(Volatile.Read(ref _abortReason));
         _output.Reader.Complete(reason);
         FireConnectionClosed();
-        _ring.Counters.ConnectionsClosed++;
+        _ringThread.Counters.ConnectionsClosed++;
         _settings.OnConnectionClosed();
         _closed.TrySetResult();
     }

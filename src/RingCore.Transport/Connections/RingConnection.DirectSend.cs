@@ -5,8 +5,8 @@ using RingCore.Transport.Threading;
 
 namespace RingCore.Transport.Connections;
 
-// The application's thread pool sends its own responses when it can (with inline scheduling, a handler on the
-// loop thread hands its response to the ring instead: SendDeferredReadOnRing). The output pipe's read completes on the
+// The application's thread pool sends its own responses when it can (with UnsafeInline scheduling, a handler on the
+// ring thread hands its response to the ring instead: SendDeferredReadOnRing). The output pipe's read completes on the
 // thread that flushed (the pipe's reader scheduler is inline), so with the default ThreadPool scheduling a
 // handler's flush lands here, off the ring. The send is deferred to a work item queued locally on that thread
 // (as Kestrel's Sockets transport defers its sends to an I/O queue): it runs once the handler yields, so the
@@ -53,17 +53,17 @@ internal sealed unsafe partial class RingConnection : IThreadPoolWorkItem
             return;
         }
         _deferredRead = result;
-        if (_ring.IsLoopThreadInApplicationCode)
+        if (_ringThread.InApplicationWorkOnThisThread)
         {
-            // Inline scheduling: the handler runs on the ring's loop thread, which runs posted work right after the
-            // handler yields and submits the send with its next enter: no syscall of the handler's own.
-            _ring.Post(static s => ((RingConnection)s!).SendDeferredReadOnRing(), this);
+            // UnsafeInline: the handler runs on the ring thread, which runs posted work right after the handler
+            // yields and submits the send with its next enter: no syscall of the handler's own.
+            _ringThread.Post(static s => ((RingConnection)s!).SendDeferredReadOnRing(), this);
             return;
         }
         ThreadPool.UnsafeQueueUserWorkItem(this, preferLocal: true);
     }
 
-    /// <summary>Ring thread: the deferred read of a handler that ran on the loop thread; sends what it flushed since.</summary>
+    /// <summary>Ring thread: the deferred read of a handler that ran on the ring thread; sends what it flushed since.</summary>
     private void SendDeferredReadOnRing()
     {
         ReadResult result = _deferredRead;
@@ -100,7 +100,7 @@ internal sealed unsafe partial class RingConnection : IThreadPoolWorkItem
                 ReadOutputOffRing();
                 return;
             }
-            if (!_ring.IsSleeping)
+            if (!_ringThread.IsSleeping)
             {
                 HandOverToRing(result); // its next enter submits the send with everything else (see the top)
                 return;
@@ -181,10 +181,10 @@ internal sealed unsafe partial class RingConnection : IThreadPoolWorkItem
             {
                 sent = SendSegments(buffer);
             }
-            Interlocked.Increment(ref _ring.Counters.DirectSends);
+            Interlocked.Increment(ref _ringThread.Counters.DirectSends);
             if (sent > 0)
             {
-                Interlocked.Add(ref _ring.Counters.DirectBytesSent, sent);
+                Interlocked.Add(ref _ringThread.Counters.DirectBytesSent, sent);
             }
             return sent;
         }
@@ -239,7 +239,7 @@ internal sealed unsafe partial class RingConnection : IThreadPoolWorkItem
     private void HandOverToRing(in ReadResult result)
     {
         _handedOver = result;
-        _ring.Post(static s => ((RingConnection)s!).OnOutputHandedOver(), this);
+        _ringThread.Post(static s => ((RingConnection)s!).OnOutputHandedOver(), this);
     }
 
     /// <summary>Ring thread: go on with an output read an application thread started.</summary>
@@ -252,7 +252,7 @@ internal sealed unsafe partial class RingConnection : IThreadPoolWorkItem
 
     /// <summary>An exception off the ring ends the connection on the ring, like one in a ring handler.</summary>
     private void PostFault(Exception exception) =>
-        _ring.Post(static s =>
+        _ringThread.Post(static s =>
         {
             var (connection, error) = ((RingConnection, Exception))s!;
             ((IRingOperationOwner)connection).OnFault(error);

@@ -39,7 +39,6 @@ internal sealed partial class RingConnection
     private ReceiveState _receive;
     private bool _recvInFlight;       // the kernel holds our recv (until a CQE without F_MORE)
     private bool _recvCancelSent;     // an ASYNC_CANCEL for it has been submitted
-    private long _recvEpoch;          // the ring's LoopEpoch when it was armed (see RingThread.Takeover.cs)
     private bool _peerEndWatchInFlight;  // the kernel holds our POLLRDHUP|POLLERR|POLLHUP poll
     private bool _peerEnded;          // that poll fired: the rest is read with single-shot recvs
     private bool _unflushedInput;     // bytes written while the flush was pending
@@ -53,14 +52,14 @@ internal sealed partial class RingConnection
     private void ArmPeerEndWatch()
     {
         _peerEndWatchInFlight = true;
-        SqePrep.PrepPollAdd(ref _ring.Ring.GetSqe(), _fd, Libc.POLLRDHUP | Libc.POLLERR | Libc.POLLHUP, PeerEndWatchUserData);
+        SqePrep.PrepPollAdd(ref _ringThread.Ring.GetSqe(), _fd, Libc.POLLRDHUP | Libc.POLLERR | Libc.POLLHUP, PeerEndWatchUserData);
     }
 
     private void CancelPeerEndWatch()
     {
         if (_peerEndWatchInFlight)
         {
-            SqePrep.PrepCancel(ref _ring.Ring.GetSqe(), PeerEndWatchUserData, RingThread.IgnoredUserData);
+            SqePrep.PrepCancel(ref _ringThread.Ring.GetSqe(), PeerEndWatchUserData, RingThread.IgnoredUserData);
         }
     }
 
@@ -99,10 +98,9 @@ internal sealed partial class RingConnection
         }
         _recvInFlight = true;
         _recvCancelSent = false;
-        _recvEpoch = _ring.LoopEpoch;
-        SqePrep.PrepRecvBufferSelect(ref _ring.Ring.GetSqe(), _fd, _ring.Buffers.GroupId, multishot: !_peerEnded, ReceiveUserData,
+        SqePrep.PrepRecvBufferSelect(ref _ringThread.Ring.GetSqe(), _fd, _ringThread.Buffers.GroupId, multishot: !_peerEnded, ReceiveUserData,
             pollFirst: !_peerEnded && _settings.MultishotReceivePollFirst);
-        _ring.OnReceivePrepared();
+        _ringThread.OnReceivePrepared();
     }
 
     private void CancelReceive()
@@ -110,7 +108,7 @@ internal sealed partial class RingConnection
         if (_recvInFlight && !_recvCancelSent)
         {
             _recvCancelSent = true;
-            SqePrep.PrepCancel(ref _ring.Ring.GetSqe(), ReceiveUserData, RingThread.IgnoredUserData);
+            SqePrep.PrepCancel(ref _ringThread.Ring.GetSqe(), ReceiveUserData, RingThread.IgnoredUserData);
         }
     }
 
@@ -136,13 +134,13 @@ internal sealed partial class RingConnection
             {
                 if (result > 0 && _receive != ReceiveState.Done)
                 {
-                    _input.Writer.Write(_ring.Buffers.Received(flags, result));
-                    _ring.Counters.BytesReceived += result;
+                    _input.Writer.Write(_ringThread.Buffers.Received(flags, result));
+                    _ringThread.Counters.BytesReceived += result;
                 }
             }
             finally
             {
-                _ring.Buffers.Release(flags, result);
+                _ringThread.Buffers.Release(flags, result);
             }
         }
 
@@ -169,14 +167,6 @@ internal sealed partial class RingConnection
             OnReceiveError(-result);
         }
 
-        // A multishot recv armed by a loop thread that has since lost the loop completes through that thread: it
-        // is cancelled and re-armed from this one when its last CQE is in (see RingThread.Takeover.cs).
-        if (_recvInFlight && !_recvCancelSent && _recvEpoch != _ring.LoopEpoch)
-        {
-            _ring.Counters.MovedRequests++;
-            CancelReceive();
-        }
-
         // A recv that ended is re-armed, unless paused, starved or done (a multishot recv still in flight is left
         // alone). The new SQE is submitted at the next enter, so it can never complete within the current reap.
         ArmReceive();
@@ -191,12 +181,12 @@ internal sealed partial class RingConnection
                 if (_receive == ReceiveState.Receiving && !_recvInFlight && _close == CloseState.Open)
                 {
                     _receive = ReceiveState.Starved;
-                    _ring.AddStarved(this);
+                    _ringThread.AddStarved(this);
                 }
                 break;
             case Errno.ECANCELED:
-                // We cancelled it: backpressure (re-armed after the flush), the peer's end (re-armed single-shot),
-                // a takeover (re-armed at once) or close.
+                // We cancelled it: backpressure (re-armed after the flush), the peer's end (re-armed single-shot)
+                // or close.
                 break;
             case Errno.EAGAIN:
             case Errno.EINTR:

@@ -63,7 +63,7 @@ internal sealed unsafe partial class RingConnection
 
     private void OnOutputReadCompleted()
     {
-        if (!_ring.IsCurrentThread)
+        if (!_ringThread.InRingCode)
         {
             OnOutputReadCompletedOffRing();
             return;
@@ -147,7 +147,7 @@ internal sealed unsafe partial class RingConnection
 
     private void SubmitSend()
     {
-        ref IoUringSqe sqe = ref _ring.Ring.GetSqe();
+        ref IoUringSqe sqe = ref _ringThread.Ring.GetSqe();
         if (_sendBuffer.IsSingleSegment)
         {
             ReadOnlyMemory<byte> memory = _sendBuffer.First;
@@ -252,7 +252,7 @@ internal sealed unsafe partial class RingConnection
         }
 
         _transientSendFailures = 0;
-        _ring.Counters.BytesSent += result;
+        _ringThread.Counters.BytesSent += result;
         _sendBuffer = _sendBuffer.Slice(result);
         if (!_sendBuffer.IsEmpty && !aborted)
         {

@@ -35,7 +35,7 @@ internal sealed partial class RingConnection : ConnectionContext, IRingOperation
     private const int AbortWithRst = 1;
     private const int AbortWithFin = 2;
 
-    private readonly RingThread _ring;
+    private readonly RingThread _ringThread;
     private readonly ConnectionSettings _settings;
     private readonly AddressFamily _family;
     private readonly Pipe _input;   // network → application; the ring thread is its writer
@@ -59,7 +59,7 @@ internal sealed partial class RingConnection : ConnectionContext, IRingOperation
     /// </summary>
     public RingConnection(RingThread ring, int fd, AddressFamily family, ConnectionSettings settings, bool setNoDelay)
     {
-        _ring = ring;
+        _ringThread = ring;
         _fd = fd;
         _handle = new RingSocketHandle(fd);
         _family = family;
@@ -113,7 +113,7 @@ internal sealed partial class RingConnection : ConnectionContext, IRingOperation
     public MemoryPool<byte> MemoryPool => _settings.MemoryPool;
 
     /// <summary>The ring thread serving this connection.</summary>
-    internal RingThread RingThread => _ring;
+    internal RingThread RingThread => _ringThread;
 
     /// <summary>Completes when the socket is closed and no operation of it is in flight.</summary>
     internal Task Closed => _closed.Task;
@@ -181,7 +181,7 @@ internal sealed partial class RingConnection : ConnectionContext, IRingOperation
         _handle.TryEndNow(reset, IsTcp);
         // Ends a ReadAsync of the output that is waiting (or the next one).
         _output.Reader.CancelPendingRead();
-        _ring.Post(static s => ((RingConnection)s!).OnAbortPosted(), this);
+        _ringThread.Post(static s => ((RingConnection)s!).OnAbortPosted(), this);
         // Logged only once the abort has taken effect: a slow or throwing logging provider must not delay or stop it.
         try
         {
@@ -212,7 +212,7 @@ internal sealed partial class RingConnection : ConnectionContext, IRingOperation
         {
             // The ring learns that the input reader completed only from its next flush; a half-closed connection
             // may never see one.
-            _ring.Post(static s => ((RingConnection)s!).OnDisposePosted(), this);
+            _ringThread.Post(static s => ((RingConnection)s!).OnDisposePosted(), this);
         }
         await _closed.Task.ConfigureAwait(false);
         Volatile.Read(ref _socket)?.Dispose();

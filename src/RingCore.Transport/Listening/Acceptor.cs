@@ -14,7 +14,7 @@ namespace RingCore.Transport.Listening;
 /// closes it after the final CQE; an owned listening socket is also shut down at once from the stopping thread,
 /// so new connections stop reaching this ring even while the ring thread is busy.
 /// </summary>
-internal sealed unsafe partial class Acceptor : IRingOperationOwner
+internal sealed unsafe class Acceptor : IRingOperationOwner
 {
     private const byte OpAccept = 1;
     private const byte OpResume = 2;
@@ -24,7 +24,7 @@ internal sealed unsafe partial class Acceptor : IRingOperationOwner
     /// <summary>Per-connection accept errors in a row after which accepting pauses (the error is persistent).</summary>
     private const int ErrorsBeforePause = 8;
 
-    private readonly RingThread _ring;
+    private readonly RingThread _ringThread;
     private readonly RingSocketHandle _listenHandle;
     private readonly int _listenFd;
     private readonly bool _ownsListenFd;
@@ -35,8 +35,6 @@ internal sealed unsafe partial class Acceptor : IRingOperationOwner
     private KernelTimespec* _pause;
     private ulong _token;
     private bool _acceptArmed;
-    private bool _acceptCancelSent;   // cancelled to be re-armed by the current loop thread (after a takeover)
-    private long _acceptEpoch;        // the ring's LoopEpoch when the accept was armed
     private bool _resumeArmed;
     private bool _stopping;
     private volatile bool _stopRequested;   // set by Stop on any thread, before it shuts the socket down
@@ -47,7 +45,7 @@ internal sealed unsafe partial class Acceptor : IRingOperationOwner
     public Acceptor(RingThread ring, int listenFd, bool ownsListenFd, Action<int> onAccepted, string endPointName, RingCoreLog log, AcceptPauseReport pauseReport)
     {
         _pauseReport = pauseReport;
-        _ring = ring;
+        _ringThread = ring;
         _listenFd = listenFd;
         _listenHandle = new RingSocketHandle(listenFd, ownsListenFd);
         _ownsListenFd = ownsListenFd;
@@ -59,7 +57,7 @@ internal sealed unsafe partial class Acceptor : IRingOperationOwner
     /// <summary>Completes when the accept has ended for good (and the fd is closed, if owned).</summary>
     public Task Stopped => _stopped.Task;
 
-    public void Start() => _ring.Post(static s => ((Acceptor)s!).StartOnRing(), this);
+    public void Start() => _ringThread.Post(static s => ((Acceptor)s!).StartOnRing(), this);
 
     /// <summary>
     /// Stops accepting. An owned listening socket is shut down right here, on the calling thread: it leaves its
@@ -72,13 +70,13 @@ internal sealed unsafe partial class Acceptor : IRingOperationOwner
         {
             _listenHandle.TryEndNow(reset: false, isTcp: false);
         }
-        _ring.Post(static s => ((Acceptor)s!).StopOnRing(), this);
+        _ringThread.Post(static s => ((Acceptor)s!).StopOnRing(), this);
     }
 
     private void StartOnRing()
     {
         _pause = (KernelTimespec*)NativeMemory.AllocZeroed((nuint)sizeof(KernelTimespec));
-        _token = _ring.Register(this);
+        _token = _ringThread.Register(this);
         if (_stopping)
         {
             TryFinishStop();
@@ -90,9 +88,7 @@ internal sealed unsafe partial class Acceptor : IRingOperationOwner
     private void ArmAccept()
     {
         _acceptArmed = true;
-        _acceptCancelSent = false;
-        _acceptEpoch = _ring.LoopEpoch;
-        SqePrep.PrepMultishotAccept(ref _ring.Ring.GetSqe(), _listenFd, Libc.SOCK_CLOEXEC, OperationTable.UserData(_token, OpAccept));
+        SqePrep.PrepMultishotAccept(ref _ringThread.Ring.GetSqe(), _listenFd, Libc.SOCK_CLOEXEC, OperationTable.UserData(_token, OpAccept));
     }
 
     public void OnCompletion(byte operation, int result, uint flags)
@@ -100,10 +96,6 @@ internal sealed unsafe partial class Acceptor : IRingOperationOwner
         if (operation == OpResume)
         {
             _resumeArmed = false;
-        }
-        else if (operation == OpListenReady)
-        {
-            OnListenReady(result, flags);
         }
         else
         {
@@ -114,7 +106,6 @@ internal sealed unsafe partial class Acceptor : IRingOperationOwner
             if (result >= 0)
             {
                 OnAccepted(result);
-                MoveAcceptIfArmedByEarlierLoopThread();
             }
             else if (!OnAcceptError(-result))
             {
@@ -126,34 +117,12 @@ internal sealed unsafe partial class Acceptor : IRingOperationOwner
         Continue();
     }
 
-    /// <summary>
-    /// A multishot accept armed by a loop thread that has since lost the loop (a takeover) completes through that
-    /// thread: it is cancelled, and Continue re-arms it from this one after its last CQE (RingThread.Takeover.cs).
-    /// Connections that arrive meanwhile wait in the listen backlog.
-    /// </summary>
-    private void MoveAcceptIfArmedByEarlierLoopThread()
-    {
-        if (_acceptArmed && !_acceptCancelSent && !_stopping && _acceptEpoch != _ring.LoopEpoch)
-        {
-            _acceptCancelSent = true;
-            _ring.Counters.MovedRequests++;
-            SqePrep.PrepCancel(ref _ring.Ring.GetSqe(), OperationTable.UserData(_token, OpAccept), RingThread.IgnoredUserData);
-        }
-    }
-
     /// <summary>After every event: finish stopping, or re-arm the accept unless a pause is running.</summary>
     private void Continue()
     {
         if (_stopping)
         {
             TryFinishStop();
-        }
-        else if (_pollMode)
-        {
-            if (!_listenPollArmed && !_resumeArmed)
-            {
-                ArmListenPoll();
-            }
         }
         else if (!_acceptArmed && !_resumeArmed)
         {
@@ -180,7 +149,7 @@ internal sealed unsafe partial class Acceptor : IRingOperationOwner
         switch (errno)
         {
             case Errno.ECANCELED:
-                return true; // our own cancel: while stopping, or to re-arm it after a takeover
+                return true; // our own cancel, while stopping
             case Errno.EBADF:
             case Errno.EINVAL:
             case Errno.EOPNOTSUPP:
@@ -209,7 +178,7 @@ internal sealed unsafe partial class Acceptor : IRingOperationOwner
 
     private void Pause(int errno)
     {
-        _ring.Counters.AcceptPauses++;
+        _ringThread.Counters.AcceptPauses++;
         if (_pauseReport.TryStartStreak())
         {
             _log.AcceptPaused(_endPointName, _nextPauseMilliseconds, Errno.Describe(errno));
@@ -218,12 +187,11 @@ internal sealed unsafe partial class Acceptor : IRingOperationOwner
         {
             return; // the multishot accept goes on (the kernel will report again) or a pause already runs
         }
-        CancelListenPoll(); // in poll mode: no accepting until the pause ends
         _pause->Seconds = _nextPauseMilliseconds / 1000;
         _pause->Nanoseconds = _nextPauseMilliseconds % 1000 * 1_000_000L;
         _nextPauseMilliseconds = Math.Min(_nextPauseMilliseconds * 2, MaxPauseMilliseconds);
         _resumeArmed = true;
-        SqePrep.PrepTimeout(ref _ring.Ring.GetSqe(), _pause, OperationTable.UserData(_token, OpResume));
+        SqePrep.PrepTimeout(ref _ringThread.Ring.GetSqe(), _pause, OperationTable.UserData(_token, OpResume));
     }
 
     private void StopOnRing()
@@ -239,70 +207,29 @@ internal sealed unsafe partial class Acceptor : IRingOperationOwner
         }
         if (_acceptArmed)
         {
-            SqePrep.PrepCancel(ref _ring.Ring.GetSqe(), OperationTable.UserData(_token, OpAccept), RingThread.IgnoredUserData);
+            SqePrep.PrepCancel(ref _ringThread.Ring.GetSqe(), OperationTable.UserData(_token, OpAccept), RingThread.IgnoredUserData);
         }
         if (_resumeArmed)
         {
-            SqePrep.PrepCancel(ref _ring.Ring.GetSqe(), OperationTable.UserData(_token, OpResume), RingThread.IgnoredUserData);
+            SqePrep.PrepCancel(ref _ringThread.Ring.GetSqe(), OperationTable.UserData(_token, OpResume), RingThread.IgnoredUserData);
         }
-        CancelListenPoll();
         TryFinishStop();
     }
 
     private void TryFinishStop()
     {
-        if (_acceptArmed || _resumeArmed || _listenPollArmed || _stopped.Task.IsCompleted)
+        if (_acceptArmed || _resumeArmed || _stopped.Task.IsCompleted)
         {
             return;
         }
         _listenHandle.Dispose(); // closes an owned fd (after any thread still using it lets go)
-        _ring.Unregister(_token);
+        _ringThread.Unregister(_token);
         NativeMemory.Free(_pause);
         _pause = null;
         _stopped.TrySetResult();
     }
 
     public void OnRingStopping() => StopOnRing();
-
-    /// <summary>
-    /// The loop moved to another io_uring: the old ring's accept and pause timeout never complete (its thread cancels
-    /// them first, so no connection is taken there; they wait in the listen backlog). Accepting goes on in poll mode
-    /// until that ring is empty (Acceptor.PollMode.cs); a pause starts again.
-    /// </summary>
-    public void OnMovedToNewRing(List<ulong> leftBehind)
-    {
-        try
-        {
-            if (_acceptArmed)
-            {
-                leftBehind.Add(OperationTable.UserData(_token, OpAccept));
-                _acceptArmed = false;
-            }
-            _acceptCancelSent = false;
-            if (_listenPollArmed)
-            {
-                leftBehind.Add(OperationTable.UserData(_token, OpListenReady));
-                _listenPollArmed = false;
-            }
-            _leavingPollMode = false;
-            EnterPollMode(); // the old ring's accept may still be armed (see Acceptor.PollMode.cs)
-            if (_resumeArmed)
-            {
-                leftBehind.Add(OperationTable.UserData(_token, OpResume));
-                _resumeArmed = false;
-                if (!_stopping)
-                {
-                    _resumeArmed = true; // the pause starts again in full
-                    SqePrep.PrepTimeout(ref _ring.Ring.GetSqe(), _pause, OperationTable.UserData(_token, OpResume));
-                }
-            }
-            Continue();
-        }
-        catch (Exception ex)
-        {
-            OnFault(ex);
-        }
-    }
 
     public void OnFault(Exception exception)
     {
@@ -325,8 +252,7 @@ internal sealed unsafe partial class Acceptor : IRingOperationOwner
     }
 
     public string DescribeForDiagnostics() =>
-        $"listener {_endPointName}: accept {(_acceptArmed ? "armed" : "not armed")}, pause timeout {(_resumeArmed ? "armed" : "not armed")}" +
-        $"{(_pollMode ? $", poll mode (poll {(_listenPollArmed ? "armed" : "not armed")})" : "")}, stopping {_stopping}";
+        $"listener {_endPointName}: accept {(_acceptArmed ? "armed" : "not armed")}, pause timeout {(_resumeArmed ? "armed" : "not armed")}, stopping {_stopping}";
 
     public void OnRingFailed(Exception exception)
     {

@@ -18,7 +18,7 @@ internal sealed class ConnectOperation : IRingOperationOwner
 {
     private const byte OpConnect = 1;
 
-    private readonly RingThread _ring;
+    private readonly RingThread _ringThread;
     private readonly EndPoint _remote;
     private readonly AddressFamily _family;
     private readonly ConnectionSettings _settings;
@@ -31,13 +31,11 @@ internal sealed class ConnectOperation : IRingOperationOwner
     private bool _inFlight;
     private bool _cancelSent;
     private bool _ringStopping;
-    private bool _reissued;                 // connect issued again after the loop moved to another io_uring
-    private bool _waitingForWritable;       // the reissued connect found it in progress: a POLLOUT poll waits for its end
     private volatile bool _cancelRequested; // the caller's token fired (any thread)
 
     private ConnectOperation(RingThread ring, EndPoint remote, ConnectionSettings settings, CancellationToken cancellationToken)
     {
-        _ring = ring;
+        _ringThread = ring;
         _remote = remote;
         _family = remote.AddressFamily;
         _settings = settings;
@@ -81,19 +79,19 @@ internal sealed class ConnectOperation : IRingOperationOwner
     private void RequestCancel()
     {
         _cancelRequested = true;
-        _ring.Post(static s => ((ConnectOperation)s!).CancelOnRing(), this);
+        _ringThread.Post(static s => ((ConnectOperation)s!).CancelOnRing(), this);
     }
 
     private unsafe void StartOnRing()
     {
-        if (_cancelRequested || _ring.IsStopping || !_ring.IsAlive)
+        if (_cancelRequested || _ringThread.IsStopping || !_ringThread.IsAlive)
         {
             Finish(connected: false, _cancelRequested ? null : ShuttingDown());
             return;
         }
-        _token = _ring.Register(this);
+        _token = _ringThread.Register(this);
         _inFlight = true;
-        SqePrep.PrepConnect(ref _ring.Ring.GetSqe(), _fd, _address, _addressLength, OperationTable.UserData(_token, OpConnect));
+        SqePrep.PrepConnect(ref _ringThread.Ring.GetSqe(), _fd, _address, _addressLength, OperationTable.UserData(_token, OpConnect));
     }
 
     private void CancelOnRing()
@@ -101,37 +99,14 @@ internal sealed class ConnectOperation : IRingOperationOwner
         if (_inFlight && !_cancelSent)
         {
             _cancelSent = true;
-            SqePrep.PrepCancel(ref _ring.Ring.GetSqe(), OperationTable.UserData(_token, OpConnect), RingThread.IgnoredUserData);
+            SqePrep.PrepCancel(ref _ringThread.Ring.GetSqe(), OperationTable.UserData(_token, OpConnect), RingThread.IgnoredUserData);
         }
     }
 
     public void OnCompletion(byte operation, int result, uint flags)
     {
-        if (_waitingForWritable)
-        {
-            _waitingForWritable = false;
-            if (result >= 0)
-            {
-                result = -PendingSocketError(); // the poll's mask says the connect ended; SO_ERROR says how
-            }
-        }
-        else if (_reissued && result == -Errno.EALREADY && !_cancelRequested && !_ringStopping)
-        {
-            // The first connect (on the old ring) started the handshake; wait for it to end on this ring.
-            _waitingForWritable = true;
-            SqePrep.PrepPollAdd(ref _ring.Ring.GetSqe(), _fd, Libc.POLLOUT | Libc.POLLERR | Libc.POLLHUP, OperationTable.UserData(_token, OpConnect));
-            return;
-        }
-        else if (_reissued && result == -Errno.EISCONN)
-        {
-            result = 0; // the handshake the first connect started has completed
-        }
-        else if (_reissued && result == -Errno.EALREADY)
-        {
-            result = -Errno.ECANCELED; // cancelled (or the ring stopping) before the poll was armed
-        }
         _inFlight = false;
-        _ring.Unregister(_token);
+        _ringThread.Unregister(_token);
         if (result == 0 && !_cancelRequested && !_ringStopping)
         {
             Finish(connected: true, null);
@@ -157,7 +132,7 @@ internal sealed class ConnectOperation : IRingOperationOwner
             RingConnection connection;
             try
             {
-                connection = new RingConnection(_ring, _fd, _family, _settings, setNoDelay: _settings.NoDelay);
+                connection = new RingConnection(_ringThread, _fd, _family, _settings, setNoDelay: _settings.NoDelay);
             }
             catch (Exception ex)
             {
@@ -185,40 +160,6 @@ internal sealed class ConnectOperation : IRingOperationOwner
 
     private SocketException ShuttingDown() =>
         new((int)SocketError.OperationAborted, $"The RingCore transport is shutting down; the connect to {_remote} was cancelled.");
-
-    /// <summary>
-    /// The loop moved to another io_uring: the old ring's connect never completes (its thread cancels it before its
-    /// next enter). If it had started, the socket is connecting or connected: connect again here, which answers
-    /// EALREADY (then a POLLOUT poll waits for the end) or EISCONN (connected); if it had not, this is the connect.
-    /// </summary>
-    public unsafe void OnMovedToNewRing(List<ulong> leftBehind)
-    {
-        if (!_inFlight)
-        {
-            return;
-        }
-        leftBehind.Add(OperationTable.UserData(_token, OpConnect));
-        _cancelSent = false;
-        _waitingForWritable = false;
-        if (_cancelRequested || _ringStopping)
-        {
-            OnCompletion(OpConnect, -Errno.ECANCELED, 0); // it was being cancelled
-            return;
-        }
-        _reissued = true;
-        SqePrep.PrepConnect(ref _ring.Ring.GetSqe(), _fd, _address, _addressLength, OperationTable.UserData(_token, OpConnect));
-    }
-
-    public void OnMovedFromRingsEmptied()
-    {
-        // Nothing to do: the reissued connect does not compete with the cancelled one.
-    }
-
-    private unsafe int PendingSocketError()
-    {
-        int error = 0, length = sizeof(int);
-        return Libc.getsockopt(_fd, Libc.SOL_SOCKET, Libc.SO_ERROR, &error, &length) == 0 ? error : Libc.LastErrno;
-    }
 
     public void OnRingStopping()
     {

@@ -11,8 +11,7 @@ internal interface ICqeHandler
 
 /// <summary>
 /// One io_uring: setup, the mapped SQ/CQ, SQE acquisition, one-enter submission and in-place CQE reaping.
-/// Not thread-safe by design: only one thread uses it at a time, which is checked: the one that created it, or the
-/// one it was handed to (TransferToCurrentThread, for rings without SINGLE_ISSUER).
+/// Not thread-safe by design: only the thread that created it uses it, which is checked.
 /// </summary>
 internal sealed unsafe class IoUring : IDisposable
 {
@@ -21,7 +20,7 @@ internal sealed unsafe class IoUring : IDisposable
     private readonly int _ringFd;
     private readonly int _enterFd;
     private readonly uint _enterFlags;
-    private int _ownerThreadId;
+    private readonly int _ownerThreadId;
 
     // Submission queue: kernel-shared head/tail/flags, plus our local tail of prepared-but-unpublished SQEs.
     private readonly uint* _sqHead;
@@ -91,9 +90,8 @@ internal sealed unsafe class IoUring : IDisposable
             _cqHeadLocal = *_cqHead;
 
             _enterFd = ringFd;
-            // Registered per thread: only on a ring that is tied to its creator anyway (SINGLE_ISSUER). A ring without
-            // it may be handed to another thread (TransferToCurrentThread), which could not use the registration.
-            if (registerRingFd && (p.Flags & IoUringSetupFlags.SingleIssuer) != 0 && TryRegisterRingFd(ringFd, out int index))
+            // The registration belongs to the thread that makes it, which is the only one that ever enters this ring.
+            if (registerRingFd && TryRegisterRingFd(ringFd, out int index))
             {
                 _enterFd = index;
                 _enterFlags = IoUringEnterFlags.RegisteredRing;
@@ -150,28 +148,6 @@ internal sealed unsafe class IoUring : IDisposable
     public bool HasCompletions => Volatile.Read(ref *_cqTail) != _cqHeadLocal;
 
     /// <summary>
-    /// Whether the kernel has completions the owner has not reaped yet, in the CQ (past the published head) or parked
-    /// in its overflow list. Stable while the owner is away, on a DEFER_TASKRUN ring: it posts completions only inside
-    /// its owner's io_uring_enter.
-    /// </summary>
-    public bool HasUnreapedCompletions =>
-        Volatile.Read(ref *_cqTail) != Volatile.Read(ref *_cqHead) ||
-        (Volatile.Read(ref *_sqFlags) & IoUringSqRingFlags.CqOverflow) != 0;
-
-    /// <summary>
-    /// Drops every SQE the kernel has not consumed yet, backlog included (a ring whose requests were re-issued on
-    /// another ring: none of them may run here). The published tail is taken back to the kernel's head, which is
-    /// safe because nothing consumes the SQ outside io_uring_enter (no SQPOLL).
-    /// </summary>
-    public void DiscardUnsubmitted()
-    {
-        CheckOwner();
-        _backlog.Clear();
-        _sqeTail = Volatile.Read(ref *_sqHead);
-        Volatile.Write(ref *_sqTail, _sqeTail);
-    }
-
-    /// <summary>
     /// Creates a ring on the calling thread, asking for the best setup and dropping flags one by one while the
     /// kernel answers EINVAL. Throws <see cref="RingUnavailableException"/> when io_uring cannot be had at all.
     /// </summary>
@@ -203,10 +179,7 @@ internal sealed unsafe class IoUring : IDisposable
         if (options.SingleIssuer)
         {
             yield return baseFlags | IoUringSetupFlags.SubmitAll | IoUringSetupFlags.SingleIssuer | IoUringSetupFlags.DeferTaskrun; // 6.1
-            if (!options.SingleIssuerOnlyWithDeferTaskrun)
-            {
-                yield return baseFlags | IoUringSetupFlags.SubmitAll | IoUringSetupFlags.SingleIssuer | IoUringSetupFlags.CoopTaskrun; // 6.0
-            }
+            yield return baseFlags | IoUringSetupFlags.SubmitAll | IoUringSetupFlags.SingleIssuer | IoUringSetupFlags.CoopTaskrun; // 6.0
         }
         yield return baseFlags | IoUringSetupFlags.SubmitAll | IoUringSetupFlags.CoopTaskrun; // 5.19
         yield return baseFlags | IoUringSetupFlags.SubmitAll; // 5.18
@@ -267,21 +240,12 @@ internal sealed unsafe class IoUring : IDisposable
     public int Submit() => SubmitAndWait(0, getEvents: false);
 
     /// <summary>
-    /// Submits prepared SQEs (as many as the SQ takes, backlog included) and nothing else: never GETEVENTS, not even
-    /// to flush a CQ overflow, so on a DEFER_TASKRUN ring no completion work runs in this enter.
-    /// </summary>
-    public int SubmitWithoutCompletionWork() => SubmitAndWaitCore(0, getEvents: false, timeoutNanoseconds: 0, neverGetEvents: true);
-
-    /// <summary>
     /// One io_uring_enter: submits everything prepared and, when <paramref name="waitFor"/> &gt; 0, sleeps until
     /// that many completions are ready or, when <paramref name="timeoutNanoseconds"/> &gt; 0, until that much time
     /// has passed (whichever comes first; a timeout is not an error). Retries EINTR; on EBUSY/EAGAIN (CQ overflow
     /// backlog or no memory) it publishes what was reaped and returns, so the caller reaps before trying again.
     /// </summary>
-    public int SubmitAndWait(uint waitFor, bool getEvents = true, long timeoutNanoseconds = 0) =>
-        SubmitAndWaitCore(waitFor, getEvents, timeoutNanoseconds, neverGetEvents: false);
-
-    private int SubmitAndWaitCore(uint waitFor, bool getEvents, long timeoutNanoseconds, bool neverGetEvents)
+    public int SubmitAndWait(uint waitFor, bool getEvents = true, long timeoutNanoseconds = 0)
     {
         CheckOwner();
         // Everything the kernel reads on entry is published first: the CQ slots we have consumed (or a full CQ
@@ -289,7 +253,7 @@ internal sealed unsafe class IoUring : IDisposable
         PublishCqHead();
         MoveBacklogIntoSq();
         Volatile.Write(ref *_sqTail, _sqeTail);
-        if ((Volatile.Read(ref *_sqFlags) & IoUringSqRingFlags.CqOverflow) != 0 && !neverGetEvents)
+        if ((Volatile.Read(ref *_sqFlags) & IoUringSqRingFlags.CqOverflow) != 0)
         {
             OverflowCount++;
             getEvents = true; // GETEVENTS flushes the kernel's overflow list into the CQ
@@ -383,19 +347,6 @@ internal sealed unsafe class IoUring : IDisposable
     {
         long rc = Libc.syscall(IoUringSyscall.Register, _ringFd, (nint)opcode, (nint)arg, (nint)count, 0, 0);
         return rc < 0 ? -Libc.LastErrno : (int)rc;
-    }
-
-    /// <summary>
-    /// Makes the calling thread the ring's user from now on (a takeover: the previous user has handed it over and
-    /// touches it no more). Only for rings any thread may enter: without SINGLE_ISSUER and a registered ring fd.
-    /// </summary>
-    public void TransferToCurrentThread()
-    {
-        if (HasSingleIssuer || RingFdRegistered)
-        {
-            throw new InvalidOperationException("A ring set up with SINGLE_ISSUER or a registered ring fd stays with the thread that created it.");
-        }
-        Volatile.Write(ref _ownerThreadId, Environment.CurrentManagedThreadId);
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]

@@ -13,15 +13,8 @@ internal sealed record RingSetupOptions
     public bool SingleIssuer { get; init; } = true;
 
     /// <summary>
-    /// SINGLE_ISSUER only together with DEFER_TASKRUN (Linux 6.1), never alone (6.0): a ring whose held thread may be
-    /// replaced either moves its owners to another ring, which needs a held ring to make no progress (DEFER_TASKRUN),
-    /// or moves to another thread itself, which SINGLE_ISSUER forbids.
-    /// </summary>
-    public bool SingleIssuerOnlyWithDeferTaskrun { get; init; }
-
-    /// <summary>
-    /// Register the ring fd (IORING_REGISTER_RING_FDS) so io_uring_enter skips the fd lookup; only done when the
-    /// ring got SINGLE_ISSUER (the registration belongs to the creating thread).
+    /// Register the ring fd (IORING_REGISTER_RING_FDS, Linux 5.18) so io_uring_enter skips the fd lookup (the
+    /// registration belongs to the creating thread, the only one that enters the ring).
     /// </summary>
     public bool RegisterRingFd { get; init; } = true;
 }

@@ -20,21 +20,6 @@ internal interface IRingOperationOwner
     void OnFault(Exception exception);
 
     /// <summary>
-    /// The ring's loop moved to another io_uring (a takeover of a SINGLE_ISSUER ring, RingThread.OwnerMove.cs): no
-    /// completion of anything this owner had in flight will arrive, and none of it will run. The owner adds the
-    /// user_data of every request it had in flight (submitted or only prepared) to <paramref name="leftBehind"/>,
-    /// which the old ring's thread cancels before it enters that ring again, and issues again, on the ring thread's
-    /// current io_uring, every request it still wants. Runs on the ring thread. Must not throw.
-    /// </summary>
-    void OnMovedToNewRing(List<ulong> leftBehind);
-
-    /// <summary>
-    /// Every io_uring the loop moved away from has been emptied by its thread: nothing of this owner is left on any
-    /// of them (an acceptor goes back from poll mode to its multishot accept). Runs on the ring thread. Must not throw.
-    /// </summary>
-    void OnMovedFromRingsEmptied();
-
-    /// <summary>
     /// The ring is dead (the kernel refused io_uring_enter): no completion will ever arrive. The owner releases
     /// what the kernel cannot touch (completes pipes, signals waiters, closes its sockets) and leaves memory the
     /// kernel may still use alone. Runs on the ring thread as its last act. Must not throw.

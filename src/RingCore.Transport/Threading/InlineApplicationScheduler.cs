@@ -3,9 +3,8 @@ using System.IO.Pipelines;
 namespace RingCore.Transport.Threading;
 
 /// <summary>
-/// The input pipe's reader scheduler with inline scheduling (Inline and UnsafeInline): application code resumed by
-/// the ring runs on the ring's loop thread, between loop turns, where the stall watchdog and the takeover monitor
-/// see it (<see cref="RingThread.ScheduleApplicationWork"/>).
+/// The input pipe's reader scheduler with UnsafeInline scheduling: application code resumed by the ring runs on the
+/// ring's thread, between loop turns, where the stall watchdog sees it (<see cref="RingThread.ScheduleApplicationWork"/>).
 /// </summary>
 internal sealed class InlineApplicationScheduler(RingThread ring) : PipeScheduler
 {

@@ -8,7 +8,7 @@ namespace RingCore.Transport.Threading;
 internal readonly record struct RingSample(
     long ConnectionsOpened, long ConnectionsClosed, long BytesReceived, long BytesSent,
     long BufferRingExhausted, long AcceptPauses, long Wakeups, long OtherSyscalls,
-    long Enters, long Submitted, long Completed, long CqOverflows, long Takeovers)
+    long Enters, long Submitted, long Completed, long CqOverflows)
 {
     /// <summary>
     /// Every system call on the transport's hot paths: io_uring_enter, eventfd wake-ups, per-connection calls and
@@ -16,25 +16,17 @@ internal readonly record struct RingSample(
     /// </summary>
     public long Syscalls => Enters + Wakeups + OtherSyscalls;
 
-    /// <summary>Reads <paramref name="thread"/>'s totals (its rings' counters stay readable after they are disposed).</summary>
+    /// <summary>Reads <paramref name="thread"/>'s totals (its ring's counters stay readable after it is disposed).</summary>
     public static RingSample Of(RingThread thread)
     {
         RingThreadCounters c = thread.Counters;
-        long enters = 0, submitted = 0, completed = 0, overflows = 0;
-        foreach (Ring.IoUring ring in thread.PhysicalRings) // one per loop thread when takeovers move owners
-        {
-            enters += ring.EnterCount;
-            submitted += ring.SubmittedCount;
-            completed += ring.CompletedCount;
-            overflows += ring.OverflowCount;
-        }
+        Ring.IoUring ring = thread.Ring;
         return new RingSample(
             Volatile.Read(ref c.ConnectionsOpened), Volatile.Read(ref c.ConnectionsClosed),
             Volatile.Read(ref c.BytesReceived), Volatile.Read(ref c.BytesSent) + Volatile.Read(ref c.DirectBytesSent),
             Volatile.Read(ref c.BufferRingExhausted), Volatile.Read(ref c.AcceptPauses),
             Volatile.Read(ref c.Wakeups), Volatile.Read(ref c.OtherSyscalls) + Volatile.Read(ref c.DirectSends),
-            enters, submitted, completed, overflows,
-            Volatile.Read(ref c.Takeovers));
+            ring.EnterCount, ring.SubmittedCount, ring.CompletedCount, ring.OverflowCount);
     }
 
     public static RingSample operator +(RingSample a, RingSample b) => new(
@@ -42,6 +34,5 @@ internal readonly record struct RingSample(
         a.BytesReceived + b.BytesReceived, a.BytesSent + b.BytesSent,
         a.BufferRingExhausted + b.BufferRingExhausted, a.AcceptPauses + b.AcceptPauses,
         a.Wakeups + b.Wakeups, a.OtherSyscalls + b.OtherSyscalls,
-        a.Enters + b.Enters, a.Submitted + b.Submitted, a.Completed + b.Completed, a.CqOverflows + b.CqOverflows,
-        a.Takeovers + b.Takeovers);
+        a.Enters + b.Enters, a.Submitted + b.Submitted, a.Completed + b.Completed, a.CqOverflows + b.CqOverflows);
 }

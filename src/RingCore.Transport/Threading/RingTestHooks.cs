@@ -1,8 +1,12 @@
+using RingCore.Transport.Interop;
+using RingCore.Transport.Ring;
+
 namespace RingCore.Transport.Threading;
 
 /// <summary>
 /// Faults that tests inject into a running ring thread (set through the internal
-/// <see cref="RingCoreTransportOptions.TestHooks"/>). Never set in production: null there.
+/// <see cref="RingCoreTransportOptions.TestHooks"/>). Never set in production: null there, and then nothing of this
+/// runs (the ring thread's loop steps are the plain ones).
 /// </summary>
 internal sealed class RingTestHooks
 {
@@ -12,12 +16,6 @@ internal sealed class RingTestHooks
     /// <summary>Index of the ring whose enter <see cref="FailEnterWithErrno"/> fails.</summary>
     public volatile int FailEnterOnRing;
 
-    /// <summary>
-    /// Runs on the takeover monitor's thread when it has decided to hand ring <c>N</c>'s loop over, just before the
-    /// compare-and-swap that does it (in production, starting a thread for the takeover can take as long).
-    /// </summary>
-    public Action<int>? BeforeHandOver;
-
     /// <summary>Runs on the ring thread before each item of posted work, with the item's state; may throw.</summary>
     public Action<object?>? BeforePostedWork;
 
@@ -26,4 +24,27 @@ internal sealed class RingTestHooks
     /// partial request on a few percent of connections instead of ~2.5 in 10^4: the peer-end poll must catch them all.
     /// </summary>
     public bool MultishotReceivePollFirst;
+
+    /// <summary>The loop steps ring <paramref name="index"/> runs while these hooks are installed.</summary>
+    public RingLoopSteps WrapLoopSteps(int index, IoUring ring) => new FaultInjectingSteps(this, index, ring);
+
+    private sealed class FaultInjectingSteps(RingTestHooks hooks, int index, IoUring ring) : RingLoopSteps(ring)
+    {
+        public override void Enter(uint waitFor, long timeoutNanoseconds)
+        {
+            if (hooks.FailEnterWithErrno != 0 && hooks.FailEnterOnRing == index)
+            {
+                int errno = hooks.FailEnterWithErrno;
+                hooks.FailEnterWithErrno = 0;
+                throw new IOException($"io_uring_enter failed: {Errno.Describe(errno)} (injected by a test)");
+            }
+            base.Enter(waitFor, timeoutNanoseconds);
+        }
+
+        public override void RunPosted(Action<object?> action, object? state)
+        {
+            hooks.BeforePostedWork?.Invoke(state);
+            base.RunPosted(action, state);
+        }
+    }
 }

@@ -8,9 +8,11 @@ using RingCore.Transport.Ring;
 namespace RingCore.Transport.Threading;
 
 /// <summary>
-/// One thread, one io_uring. The thread is also a <see cref="PipeScheduler"/>: pipe continuations of the transport
-/// run here without a thread-pool hop. Other threads wake it through an eventfd whose read is kept armed in the
-/// ring; they only write the eventfd when the loop has said it is about to sleep.
+/// One OS thread, one io_uring, for the ring's whole life: the thread creates the ring (SINGLE_ISSUER ties the ring to
+/// it), runs its loop and tears it down; nothing ever moves the ring, its connections or its listeners to another
+/// thread. The thread is also a <see cref="PipeScheduler"/>: pipe continuations of the transport run here without a
+/// thread-pool hop. Other threads wake it through an eventfd whose read is kept armed in the ring; they only write
+/// the eventfd when the loop has said it is about to sleep.
 /// </summary>
 /// <remarks>
 /// One loop turn, and the rules that keep it from feeding itself:
@@ -20,13 +22,13 @@ namespace RingCore.Transport.Threading;
 ///    waiting only when nothing is left to do (no posted work, no backlog, no starved receiver to resume);
 /// 4. reap at most one CQ's worth of completions. Handlers only prepare SQEs (an SQE that does not fit waits in
 ///    the ring's backlog), so nothing a handler does can complete before the next enter.
-/// With inline scheduling, application code that completions resume (Kestrel's request processing) is queued
-/// and run at the top of the next turn, where the loop holds nothing half done, so a thread held there can be
-/// replaced by another (RingThread.Takeover.cs).
+/// With UnsafeInline scheduling, application code that completions resume (Kestrel's request processing) is queued
+/// and run at the top of the next turn, outside any reap, so a handler never runs in the middle of a completion's
+/// bookkeeping; a handler that blocks there holds the whole ring (the stall watchdog reports it).
 /// An exception in a handler or in posted work ends its owner only. A failed io_uring_enter fails the ring:
 /// every owner is failed cleanly and the ring's memory is left mapped, since the kernel may still write into it.
 /// </remarks>
-internal sealed unsafe partial class RingThread : PipeScheduler, ICqeHandler
+internal sealed unsafe class RingThread : PipeScheduler, ICqeHandler
 {
     private const byte OpWake = 1;
     private const byte OpIgnore = 2;
@@ -43,7 +45,8 @@ internal sealed unsafe partial class RingThread : PipeScheduler, ICqeHandler
     private CompletionBatcher _batcher = new(waitNanoseconds: 0); // replaced in Initialize, once the ring's flags are known
     private readonly Thread _thread;
     private long _awayFromRingSince;      // Environment.TickCount64 when the loop last left io_uring_enter; 0 inside it
-    private long _applicationCodeSince;   // when the loop thread started the application work it runs; 0 when none
+    private long _applicationCodeSince;   // when the loop started the application work it runs (UnsafeInline); 0 when none
+    private bool _inApplicationWork;      // the loop is running application work (ring thread only)
     private uint _receivesPrepared;       // receive SQEs prepared since the last enter (see OnReceivePrepared)
     private int _sleeping;
     private int _wakersInFlight;   // posters between seeing _sleeping and writing the eventfd
@@ -53,11 +56,12 @@ internal sealed unsafe partial class RingThread : PipeScheduler, ICqeHandler
     private bool _stopping;
     private bool _wakeArmed;
     private bool _wakeCancelled;
-    private IoUring? _ring;               // the io_uring of the thread that runs the loop now
-    private ProvidedBufferRing? _buffers; // its provided buffers
-    private bool _movesOwners;            // a takeover moves the owners to the new thread's ring (see Takeover.cs)
-    private IoUring[] _physicalRings = []; // every io_uring this ring thread has had (copy on write), for metrics
-    private readonly object _physicalRingsLock = new();
+    private IoUring? _ring;               // created by Initialize, on this thread
+    private ProvidedBufferRing? _buffers;
+    private RingLoopSteps _steps = null!;       // how the loop enters the ring and runs posted work (a test may inject faults)
+
+    // The ring thread the current thread is (null on every other thread).
+    [ThreadStatic] private static RingThread? t_current;
 
     /// <summary>Running totals, read by metrics.</summary>
     public RingThreadCounters Counters { get; } = new();
@@ -75,31 +79,17 @@ internal sealed unsafe partial class RingThread : PipeScheduler, ICqeHandler
     /// <summary>The ring; only for use on this thread.</summary>
     public IoUring Ring => _ring!;
 
-    /// <summary>
-    /// Every io_uring this ring thread has had (one per loop thread when takeovers move owners); any thread may
-    /// read their counters.
-    /// </summary>
-    public IoUring[] PhysicalRings => Volatile.Read(ref _physicalRings);
-
-    private void AddPhysicalRing(IoUring ring)
-    {
-        lock (_physicalRingsLock)
-        {
-            Volatile.Write(ref _physicalRings, [.. _physicalRings, ring]);
-        }
-    }
-
     /// <summary>The provided-buffer ring receives select from; only for use on this thread.</summary>
     public ProvidedBufferRing Buffers => _buffers!;
 
-    /// <summary>Runs application code on this ring's loop thread, between loop turns (inline scheduling).</summary>
+    /// <summary>Runs application code on this ring's thread, between loop turns (UnsafeInline scheduling).</summary>
     public PipeScheduler ApplicationScheduler { get; }
 
     /// <summary>False once the ring has failed: it takes no new connections and runs no more work.</summary>
     public bool IsAlive => !_failed;
 
     /// <summary>
-    /// How long the loop has been away from io_uring_enter (running handlers, posted work and, with inline
+    /// How long the loop has been away from io_uring_enter (running handlers, posted work and, with UnsafeInline
     /// scheduling, application code), in milliseconds; 0 while it is in the kernel. Read by the stall watchdog.
     /// </summary>
     public long MillisecondsAwayFromRing(long now)
@@ -108,10 +98,7 @@ internal sealed unsafe partial class RingThread : PipeScheduler, ICqeHandler
         return since == 0 ? 0 : Math.Max(0, now - since);
     }
 
-    /// <summary>Whether another thread takes the loop over when application code holds it (Inline scheduling).</summary>
-    public bool MovesWhenHeld => _settings.TakeOverWhenHeld;
-
-    /// <summary>Whether the loop thread is running application code right now (inline scheduling only).</summary>
+    /// <summary>Whether the ring thread is running application code right now (UnsafeInline scheduling only).</summary>
     public bool InApplicationCode => Volatile.Read(ref _applicationCodeSince) != 0;
 
     /// <summary>The away-since stamp of the stall the watchdog last reported (watchdog use only).</summary>
@@ -126,19 +113,19 @@ internal sealed unsafe partial class RingThread : PipeScheduler, ICqeHandler
     /// <summary>True while the thread waits in the kernel with no bound (posting to it then costs a wake-up).</summary>
     public bool IsSleeping => Volatile.Read(ref _sleeping) == 1;
 
-    /// <summary>
-    /// True when the calling thread runs this ring's loop and is in ring code: only then may it touch ring state
-    /// (the SQ, the operation table, the buffer ring, the pipes' ring side). False on application threads, and
-    /// on a loop thread while it runs application work, which therefore takes the same off-ring paths as a
-    /// thread-pool thread and never holds ring state that a takeover would have to wait for.
-    /// </summary>
-    public bool IsCurrentThread => t_ringCodeOf == this;
+    /// <summary>True when the calling thread is this ring's thread.</summary>
+    public bool IsCurrentThread => t_current == this;
 
     /// <summary>
-    /// True on a loop thread of this ring that runs application work (also after it lost the loop to a takeover):
-    /// what it hands to the ring runs right after the work returns, with no wake-up.
+    /// True when the calling thread is this ring's thread and runs ring code: only then may it touch ring state (the
+    /// SQ, the operation table, the buffer ring, the pipes' ring side) in the middle of its work. False on other
+    /// threads and while this thread runs application work (UnsafeInline), which hands its sends to the ring as posted
+    /// work instead, so the flushes of one response go out in one send after the handler yields.
     /// </summary>
-    public bool IsLoopThreadInApplicationCode => t_applicationWorkOf == this;
+    public bool InRingCode => t_current == this && !_inApplicationWork;
+
+    /// <summary>True when the calling thread is this ring's thread running application work (UnsafeInline).</summary>
+    public bool InApplicationWorkOnThisThread => t_current == this && _inApplicationWork;
 
     /// <summary>Completes when the thread has torn its ring down (or failed) and is about to exit.</summary>
     public Task Stopped => _stopped.Task;
@@ -204,7 +191,7 @@ internal sealed unsafe partial class RingThread : PipeScheduler, ICqeHandler
     /// </summary>
     public void ScheduleApplicationWork(Action<object?> action, object? state)
     {
-        if (IsCurrentThread && !_failed)
+        if (InRingCode && !_failed)
         {
             _applicationWork.Enqueue((action, state));
             return;
@@ -212,23 +199,8 @@ internal sealed unsafe partial class RingThread : PipeScheduler, ICqeHandler
         action(state);
     }
 
-    /// <summary>
-    /// Waits for the thread that ended the loop and the standby loop threads it released to exit (they do right
-    /// after <see cref="Stopped"/> completes). A loop thread still held by application code is not waited for.
-    /// </summary>
-    public bool Join(TimeSpan timeout)
-    {
-        var waited = System.Diagnostics.Stopwatch.StartNew();
-        foreach (Thread thread in _endedLoopThreads)
-        {
-            TimeSpan left = timeout - waited.Elapsed;
-            if (left < TimeSpan.Zero || !thread.Join(left))
-            {
-                return false;
-            }
-        }
-        return true;
-    }
+    /// <summary>Waits for the thread to exit (it does right after <see cref="Stopped"/> completes).</summary>
+    public bool Join(TimeSpan timeout) => _thread.Join(timeout);
 
     /// <summary>Asks the thread to close what it owns and exit once every operation has completed.</summary>
     public Task StopAsync()
@@ -246,6 +218,7 @@ internal sealed unsafe partial class RingThread : PipeScheduler, ICqeHandler
 
     private void Run()
     {
+        t_current = this;
         try
         {
             Initialize();
@@ -259,50 +232,27 @@ internal sealed unsafe partial class RingThread : PipeScheduler, ICqeHandler
         }
         _settings.Metrics?.Track(this);
         _started.SetResult();
-        RunLoopUntilEnded(epoch: 0);
-    }
-
-    /// <summary>
-    /// Runs the loop on the calling thread (first moving the owners to its own io_uring when <paramref name="movedHere"/>).
-    /// Returns true when the ring has ended (stopped or failed) and this
-    /// thread tore it down; false when the loop was handed to another thread while this one ran application work.
-    /// </summary>
-    private bool RunLoop(bool movedHere)
-    {
-        t_ringCodeOf = this;
-        bool ended = false;
         bool failed = false;
         try
         {
-            if (movedHere)
-            {
-                MoveOwnersHere();
-            }
-            ended = Loop();
+            Loop();
         }
         catch (Exception ex)
         {
-            ended = failed = true;
+            failed = true;
             Fail(ex);
         }
         finally
         {
-            t_ringCodeOf = null;
-            if (ended)
+            Volatile.Write(ref _awayFromRingSince, 0); // a thread that is gone stalls nobody
+            Volatile.Write(ref _applicationCodeSince, 0);
+            _settings.Metrics?.Retire(this);
+            if (!failed)
             {
-                Volatile.Write(ref _loop, t_loopEpoch << EpochShift | LoopEnded);
-                Volatile.Write(ref _awayFromRingSince, 0); // a thread that is gone stalls nobody
-                _settings.Metrics?.Retire(this);
-                if (!failed)
-                {
-                    Teardown();
-                }
-                _endedLoopThreads.Enqueue(Thread.CurrentThread);
-                EndStandbyThreads();
-                _stopped.TrySetResult();
+                Teardown();
             }
+            _stopped.TrySetResult();
         }
-        return ended;
     }
 
     private void PinToCpu()
@@ -320,25 +270,14 @@ internal sealed unsafe partial class RingThread : PipeScheduler, ICqeHandler
     {
         PinToCpu();
         _ring = IoUring.Create(_settings.Ring);
-        AddPhysicalRing(_ring);
         RingRequirements.Check(_ring);
-        // A ring tied to its thread (SINGLE_ISSUER, which such rings get only with DEFER_TASKRUN) cannot change
-        // threads: a takeover moves the owners to the new thread's own ring instead (RingThread.OwnerMove.cs), which
-        // relies on a held ring making no progress (DEFER_TASKRUN).
-        _movesOwners = _settings.TakeOverWhenHeld && _ring.HasSingleIssuer && _ring.HasDeferTaskrun;
         // Only a DEFER_TASKRUN ring sleeps through a batched wait: it wakes its thread once the batch is complete. On
         // any other ring each completion's task work wakes the waiting thread anyway (COOP_TASKRUN notifies the
         // submitter whenever its work list was empty), so a batched wait saves no wake-up and only holds finished
-        // requests back. Measured on COOP_TASKRUN rings (the default's before takeovers moved owners), per round,
-        // without batching against with it: 1.04-1.21x the throughput at 64 connections (plaintext and json),
-        // 0.99-1.39x at 1,024, 1.04-1.07x pipelined (docs/design.md, "What it costs").
+        // requests back.
         _batcher = new CompletionBatcher(_ring.HasDeferTaskrun ? _settings.CompletionBatchWaitNanoseconds : 0);
-        _buffers = RegisterBuffers(_ring);
-        if (_movesOwners)
-        {
-            t_ownRing = _ring;
-            t_ownBuffers = _buffers;
-        }
+        _buffers = ProvidedBufferRing.Register(_ring, groupId: 0, _settings.BufferRingEntries, _settings.BufferSize, _settings.IncrementalBuffers);
+        _steps = _settings.TestHooks?.WrapLoopSteps(Index, _ring) ?? RingLoopSteps.Direct(_ring);
         _eventFd = Libc.eventfd(0, Libc.EFD_CLOEXEC); // blocking: io_uring polls it, a non-blocking fd would fail with EAGAIN
         if (_eventFd < 0)
         {
@@ -348,32 +287,25 @@ internal sealed unsafe partial class RingThread : PipeScheduler, ICqeHandler
         ArmWakeRead();
     }
 
-    /// <summary>The provided-buffer ring receives select from, the same on every io_uring of this ring thread.</summary>
-    private ProvidedBufferRing RegisterBuffers(IoUring ring) =>
-        ProvidedBufferRing.Register(ring, groupId: 0, _settings.BufferRingEntries, _settings.BufferSize, _settings.IncrementalBuffers);
-
     private void ArmWakeRead()
     {
         SqePrep.PrepRead(ref Ring.GetSqe(), _eventFd, _wakeBuffer, sizeof(ulong), 0, OperationTable.UserData(0, OpWake));
         _wakeArmed = true;
     }
 
-    /// <summary>True when the ring has stopped; false when the loop was taken over (see <see cref="RunLoop"/>).</summary>
-    private bool Loop()
+    /// <summary>Runs loop turns until the ring has stopped and every operation has completed.</summary>
+    private void Loop()
     {
         while (true)
         {
-            if (!RunApplicationWork())
-            {
-                return false;
-            }
+            RunApplicationWork();
             RunPostedWork();
             ResumeStarvedReceivers();
             if (_stopping && _operations.Count == 0)
             {
                 if (!_wakeArmed && _applicationWork.Count == 0)
                 {
-                    return true;
+                    return;
                 }
                 // The kernel may still write the wake buffer; cancel the read and wait for its CQE before freeing it.
                 if (!_wakeCancelled)
@@ -410,7 +342,7 @@ internal sealed unsafe partial class RingThread : PipeScheduler, ICqeHandler
 
             Buffers.Publish();
             Volatile.Write(ref _awayFromRingSince, 0);
-            Enter(waitFor, batched ? _batcher.WaitNanoseconds : 0);
+            _steps.Enter(waitFor, batched ? _batcher.WaitNanoseconds : 0);
             Volatile.Write(ref _awayFromRingSince, Environment.TickCount64);
             Volatile.Write(ref _sleeping, 0);
             int reaped = Ring.ReapCompletions(this, (int)Ring.CqEntries);
@@ -425,31 +357,13 @@ internal sealed unsafe partial class RingThread : PipeScheduler, ICqeHandler
         }
     }
 
-    private void Enter(uint waitFor, long timeoutNanoseconds)
-    {
-        if (_settings.TestHooks is { } hooks && hooks.FailEnterWithErrno != 0 && hooks.FailEnterOnRing == Index)
-        {
-            int errno = hooks.FailEnterWithErrno;
-            hooks.FailEnterWithErrno = 0;
-            throw new IOException($"io_uring_enter failed: {Errno.Describe(errno)} (injected by a test)");
-        }
-        Ring.SubmitAndWait(waitFor, timeoutNanoseconds: timeoutNanoseconds);
-    }
-
-    /// <summary>
-    /// Runs the application work queued since the last turn (inline scheduling). Returns false when the loop was
-    /// handed to another thread while an item ran: this thread then owns nothing and must leave the loop at once.
-    /// </summary>
-    private bool RunApplicationWork()
+    /// <summary>Runs the application work queued since the last turn (UnsafeInline scheduling), outside any reap.</summary>
+    private void RunApplicationWork()
     {
         for (int i = 0; i < MaxWorkItemsPerTurn && _applicationWork.TryDequeue(out var item); i++)
         {
-            if (!MayRunApplicationWorkOnLoopThread)
-            {
-                System.Threading.ThreadPool.UnsafeQueueUserWorkItem(item.Action, item.State, preferLocal: false);
-                continue;
-            }
-            long inApplicationCode = EnterApplicationWork();
+            _inApplicationWork = true;
+            Volatile.Write(ref _applicationCodeSince, Environment.TickCount64);
             try
             {
                 item.Action(item.State);
@@ -459,12 +373,12 @@ internal sealed unsafe partial class RingThread : PipeScheduler, ICqeHandler
                 // Pipe continuations report their own errors; one that throws anyway must not end the ring.
                 LogSafely(ex, "Unhandled exception in application code run on ring thread {Index}.");
             }
-            if (!ReturnFromApplicationWork(inApplicationCode))
+            finally
             {
-                return false;
+                _inApplicationWork = false;
+                Volatile.Write(ref _applicationCodeSince, 0);
             }
         }
-        return true;
     }
 
     private void RunPostedWork()
@@ -473,8 +387,7 @@ internal sealed unsafe partial class RingThread : PipeScheduler, ICqeHandler
         {
             try
             {
-                _settings.TestHooks?.BeforePostedWork?.Invoke(item.State);
-                item.Action(item.State);
+                _steps.RunPosted(item.Action, item.State);
             }
             catch (Exception ex)
             {

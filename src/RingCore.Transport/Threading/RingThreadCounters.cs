@@ -2,10 +2,9 @@ namespace RingCore.Transport.Threading;
 
 /// <summary>
 /// Running totals of one ring. The thread that runs its loop writes them with plain increments (no lock, no
-/// interlocked: one writer at a time, since a takeover hands the loop over with a compare-and-swap); metrics read
-/// them from other threads, where a value a moment old is fine.
-/// <see cref="Wakeups"/>, <see cref="DirectSends"/> and <see cref="DirectBytesSent"/> are written by application
-/// threads and <see cref="Takeovers"/> by the takeover monitor, so they are interlocked.
+/// interlocked: the ring's one thread is their only writer); metrics read them from other threads, where a value a
+/// moment old is fine. <see cref="Wakeups"/>, <see cref="DirectSends"/> and <see cref="DirectBytesSent"/> are
+/// written by application threads, so they are interlocked.
 /// </summary>
 internal sealed class RingThreadCounters
 {
@@ -20,10 +19,6 @@ internal sealed class RingThreadCounters
     public long Wakeups;               // eventfd writes by other threads
     public long DirectSends;           // send(2) calls made on the application's thread (see RingConnection.DirectSend.cs)
     public long DirectBytesSent;       // bytes those sent
-    public long Takeovers;             // loops handed to another thread because application code held this one (interlocked)
-    public long MovedRequests;         // multishot requests re-armed because an earlier loop thread armed them (RingThread.LoopEpoch), or owners moved to a new io_uring
-    public long TakeoversRefused;      // held loops left with their thread: completions not yet reaped (interlocked)
-    public long ResultsDroppedAfterMove; // requests on a moved-from io_uring that completed instead of being cancelled (interlocked; must stay 0)
 
     public long ActiveConnections => Volatile.Read(ref ConnectionsOpened) - Volatile.Read(ref ConnectionsClosed);
 }

@@ -19,16 +19,12 @@ internal sealed class RingThreadGroup
     private readonly TransportMetrics? _metrics;
     private readonly Lock _lock = new();
     private RingThread[] _threads = [];
-    private readonly bool _takeOverHeldRings;
     private RingStallWatchdog? _watchdog;
-    private RingTakeoverMonitor? _takeoverMonitor;
     private int _users;
     private int _nextForHandOff;
 
-    // takeOverHeldRings: Inline scheduling, where a ring whose thread application code holds moves to another thread.
-    public RingThreadGroup(RingCoreTransportOptions options, RingCoreLog log, TransportMetrics? metrics, int ringCount, bool takeOverHeldRings = false)
+    public RingThreadGroup(RingCoreTransportOptions options, RingCoreLog log, TransportMetrics? metrics, int ringCount)
     {
-        _takeOverHeldRings = takeOverHeldRings;
         ArgumentOutOfRangeException.ThrowIfLessThan(ringCount, 1);
         _options = options;
         _ringCount = ringCount;
@@ -49,7 +45,6 @@ internal sealed class RingThreadGroup
                 {
                     _threads = StartThreads();
                     _watchdog = new RingStallWatchdog(_threads, _log);
-                    _takeoverMonitor = _takeOverHeldRings ? new RingTakeoverMonitor(_threads) : null;
                 }
                 catch
                 {
@@ -64,7 +59,6 @@ internal sealed class RingThreadGroup
     public async Task ReleaseAsync()
     {
         RingThread[] stopping;
-        RingTakeoverMonitor? takeoverMonitor;
         lock (_lock)
         {
             if (--_users > 0)
@@ -75,13 +69,8 @@ internal sealed class RingThreadGroup
             _threads = [];
             _watchdog?.Dispose();
             _watchdog = null;
-            takeoverMonitor = _takeoverMonitor;
-            _takeoverMonitor = null;
         }
-        // The monitor stays until the rings have stopped: application code that stopping resumes (a handler seeing
-        // its connection aborted) may block too, and its ring must still move to another thread then.
         await StopAsync(stopping).ConfigureAwait(false);
-        takeoverMonitor?.Dispose();
     }
 
     /// <summary>The next ring thread in round-robin order, for connections accepted by a single acceptor.</summary>
@@ -107,10 +96,7 @@ internal sealed class RingThreadGroup
         {
             SqEntries = (uint)_options.SubmissionQueueSize,
             CqEntries = (uint)_options.CompletionQueueSize,
-            // A SINGLE_ISSUER ring stays with the thread that set it up; a takeover then moves the owners to the new
-            // thread's own ring (RingThread.Takeover.cs), and moves the ring itself only on kernels without it.
             SingleIssuer = _options.UseSingleIssuer,
-            SingleIssuerOnlyWithDeferTaskrun = _takeOverHeldRings,
             RegisterRingFd = _options.RegisterRingFd,
         };
         var threads = new List<RingThread>(_ringCount);
@@ -129,8 +115,6 @@ internal sealed class RingThreadGroup
                     Metrics = _metrics,
                     CompletionBatchWaitNanoseconds = (long)(_options.CompletionBatchWait.Ticks * (1_000_000_000 / TimeSpan.TicksPerSecond)),
                     Cpu = _options.PinRingThreadsToCores ? i % Environment.ProcessorCount : null,
-                    TakeOverWhenHeld = _takeOverHeldRings,
-                    MaxHeldThreads = _options.MaxHeldThreadsPerRing,
                 }, _log.Logger));
             }
         }
@@ -146,13 +130,12 @@ internal sealed class RingThreadGroup
     {
         Task all = Task.WhenAll(threads.Select(t => t.StopAsync()));
         var waited = System.Diagnostics.Stopwatch.StartNew();
-        // Bounded, and shorter still when every ring that has not stopped is held by application code and cannot
-        // move to another thread (UnsafeInline with a handler that blocks): such a ring stops when the handler
-        // returns, and waiting holds up the host. An Inline ring held by a handler moves and stops as usual.
+        // Bounded, and shorter still when every ring that has not stopped is held by application code (UnsafeInline
+        // with a handler that blocks): such a ring stops when the handler returns, and waiting holds up the host.
         while (await Task.WhenAny(all, Task.Delay(StopPollInterval)).ConfigureAwait(false) != all)
         {
             RingThread[] running = threads.Where(t => !t.Stopped.IsCompleted).ToArray();
-            bool allHeldByApplication = running.Length > 0 && running.All(t => t.InApplicationCode && !t.MovesWhenHeld) && waited.Elapsed > StopPollInterval;
+            bool allHeldByApplication = running.Length > 0 && running.All(t => t.InApplicationCode) && waited.Elapsed > StopPollInterval;
             if (allHeldByApplication || (running.Length > 0 && waited.Elapsed > StopTimeout))
             {
                 foreach (RingThread thread in running)

@@ -25,16 +25,6 @@ internal sealed record RingThreadSettings
     /// <summary>The metrics of the factory that started the thread; null for rings used alone (ring tests).</summary>
     public TransportMetrics? Metrics { get; init; }
 
-    /// <summary>
-    /// Application code runs on the loop thread (Inline scheduling) and a loop thread held by it is replaced by
-    /// another (see RingThread.Takeover.cs): the ring itself moves to that thread, or, on a SINGLE_ISSUER ring (tied
-    /// to the thread that set it up), its owners move to that thread's own ring (RingThread.OwnerMove.cs).
-    /// </summary>
-    public bool TakeOverWhenHeld { get; init; }
-
-    /// <summary>With <see cref="TakeOverWhenHeld"/>: see RingCoreTransportOptions.MaxHeldThreadsPerRing.</summary>
-    public int MaxHeldThreads { get; init; } = 64;
-
     /// <summary>CPU to pin the thread to, or null for no affinity.</summary>
     public int? Cpu { get; init; }
 }

@@ -36,7 +36,6 @@ public sealed class CompletionBatchingTests(ITestOutputHelper output)
     }
 
     [Theory]
-    [InlineData(RingCoreApplicationScheduling.Inline)]
     [InlineData(RingCoreApplicationScheduling.ThreadPool)]
     [InlineData(RingCoreApplicationScheduling.UnsafeInline)]
     public async Task ManyConnectionsSendingTogetherAreBatched(RingCoreApplicationScheduling scheduling)
@@ -50,7 +49,7 @@ public sealed class CompletionBatchingTests(ITestOutputHelper output)
     [Fact]
     public async Task RingsWithoutDeferTaskrunNeverWaitForABatch()
     {
-        await using var server = await StartAsync(RingCoreApplicationScheduling.Inline, useSingleIssuer: false); // as before Linux 6.1
+        await using var server = await StartAsync(RingCoreApplicationScheduling.ThreadPool, useSingleIssuer: false); // as before Linux 6.1
         Assert.False(server.Factory.Group.Threads[0].Ring.HasDeferTaskrun);
         long batched = await SendManyRequestsTogetherAsync(server);
         Assert.Equal(0, batched);

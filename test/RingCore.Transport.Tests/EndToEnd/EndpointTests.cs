@@ -183,7 +183,7 @@ public sealed class EndpointTests
             int id = int.Parse(context.Request.Path.Value!.AsSpan(1), provider: null);
             var buffer = new byte[16];
             // The read is started before the client is told to send the body, so it cannot complete
-            // synchronously: with Inline scheduling, the code after it runs on the ring thread that received
+            // synchronously: with UnsafeInline scheduling, the code after it runs on the ring thread that received
             // the body.
             ValueTask<int> read = context.Request.Body.ReadAsync(buffer);
             ReadyFor(id).SetResult();

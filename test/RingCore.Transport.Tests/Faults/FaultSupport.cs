@@ -122,34 +122,6 @@ internal sealed class RawClient : IDisposable
         }
     }
 
-    /// <summary>
-    /// A new keep-alive connection whose second request (<paramref name="secondPath"/>) runs its handler on a loop
-    /// thread, held there by <paramref name="gate"/>. It runs there when Kestrel's read of it was pending; when the
-    /// request is already in as the thread-pool thread that served the first one (answered <paramref name="ok"/>)
-    /// comes back to read, it runs on that thread instead (about once in 500 attempts). Such an attempt is let go
-    /// (the gate opens), answered, and made again on another connection, up to five times.
-    /// </summary>
-    public static async Task<RawClient> ConnectWithSecondRequestOnLoopThreadAsync(IPEndPoint endPoint, string secondPath,
-        HandlerGate gate, byte[] ok, TimeSpan timeout, CancellationToken cancellationToken)
-    {
-        for (int attempt = 1; ; attempt++)
-        {
-            var client = await ConnectAsync(endPoint, cancellationToken);
-            await client.SendAsync(Get("/first"), cancellationToken);
-            Assert.Equal(ok, (await client.ReadResponseAsync(cancellationToken)).Body);
-            Task<bool> onLoopThread = gate.Close();
-            await client.SendAsync(Get(secondPath), cancellationToken);
-            if (await onLoopThread.WaitAsync(timeout, cancellationToken))
-            {
-                return client;
-            }
-            gate.Open();
-            Assert.Equal(ok, (await client.ReadResponseAsync(cancellationToken)).Body);
-            client.Dispose();
-            Assert.True(attempt < 5, "five second requests in a row ran on the thread pool, not on the loop thread");
-        }
-    }
-
     public static byte[] Get(string path, bool close = false) =>
         Encoding.ASCII.GetBytes($"GET {path} HTTP/1.1\r\nHost: localhost\r\n{(close ? "Connection: close\r\n" : "")}\r\n");
 

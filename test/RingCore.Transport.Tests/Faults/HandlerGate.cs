@@ -24,7 +24,7 @@ internal sealed class HandlerGate : IDisposable
 
     public void Open() => _open.Set();
 
-    /// <summary>Whether the calling thread is a ring thread (a loop thread, or one that held it and lost it).</summary>
+    /// <summary>Whether the calling thread is a ring thread.</summary>
     public static bool OnRingThread => Thread.CurrentThread.Name?.StartsWith("RingCore ring", StringComparison.Ordinal) == true;
 
     public void ReportEntered() => Volatile.Read(ref _entered).TrySetResult(OnRingThread);

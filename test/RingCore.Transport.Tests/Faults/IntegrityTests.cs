@@ -162,8 +162,7 @@ public sealed class IntegrityTests(ITestOutputHelper output)
 
     private static string DescribeRings(RingServer server) => string.Join(Environment.NewLine,
         server.Rings.Select(ring => $"ring {ring.Index}: opened {ring.Counters.ConnectionsOpened}, closed {ring.Counters.ConnectionsClosed}, " +
-            $"takeovers {Interlocked.Read(ref ring.Counters.Takeovers)}, refused {Interlocked.Read(ref ring.Counters.TakeoversRefused)}, " +
-            $"results dropped after a move {Interlocked.Read(ref ring.Counters.ResultsDroppedAfterMove)}")
+            $"buffer ring exhausted {ring.Counters.BufferRingExhausted}, starved now {ring.StarvedCount}")
         .Concat(server.Logs.AtOrAbove(Microsoft.Extensions.Logging.LogLevel.Warning).Select(entry => entry.ToString()))
         .Append(ProcessResources.DescribeIoUrings())
         .Append(ProcessResources.DescribeRingThreads()));

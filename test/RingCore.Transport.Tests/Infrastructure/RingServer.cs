@@ -56,12 +56,6 @@ public sealed class RingServer : ITestServer
     /// <summary>Connections the transport holds open right now.</summary>
     public long ActiveConnections => Factory.ConnectionSettings?.ActiveConnections ?? 0;
 
-    /// <summary>Times a ring of this server moved to another thread because application code held its loop thread.</summary>
-    public long Takeovers => Rings.Sum(ring => Interlocked.Read(ref ring.Counters.Takeovers));
-
-    /// <summary>Multishot requests (receives, accepts) re-armed by a new loop thread after a takeover.</summary>
-    public long MovedRequests => Rings.Sum(ring => Volatile.Read(ref ring.Counters.MovedRequests));
-
     public static Task<RingServer> StartAsync(RequestDelegate app, Action<RingCoreTransportOptions>? configureTransport = null,
         Action<KestrelServerOptions>? configureKestrel = null, Action<IServiceCollection>? configureServices = null) =>
         StartAsync(builder => builder.Run(app), configureTransport, configureKestrel, configureServices);
