@@ -514,7 +514,8 @@ public sealed class BenchmarkParsingTests
         Assert.Equal(3, o!.Rounds);
         Assert.Equal(10, o.DurationSeconds);
         Assert.Equal(10, o.WarmupSeconds);
-        Assert.Equal(["ringcore", "ringcore-threadpool", "ringcore-inline", "sockets"], o.Transports);
+        Assert.Equal(["ringcore", "ringcore-inline", "sockets"], o.Transports); // ringcore is ThreadPool now: no ringcore-threadpool twice
+        Assert.NotNull(BenchmarkOptions.Parse(["--transports", "ringcore-threadpool"]).Options);
         Assert.Equal(Scenarios.All, o.Scenarios);
         Assert.Equal("docs/benchmarks.md", o.OutputPath);
         Assert.True(o.Strace);
