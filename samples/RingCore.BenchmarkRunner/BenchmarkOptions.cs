@@ -54,9 +54,12 @@ public sealed record BenchmarkOptions
           --warmup S            seconds of warm-up load per run, not measured (default 10: tiered JIT settles)
           --scenarios a,b,...   plaintext8, plaintext64, plaintext1024, pipelined, json64, proxy64, churn1, churn10,
                                 https64, h2c, h2c4x16, h2c1x64, download, upload, idle10k, plaintext64-bombardier,
-                                or all (default all). proxy64 drives samples/RingCore.ProxySample (ringcore or sockets
+                                sleep1ms, blocking-neighbours, mixed-blocking, or all (default all). proxy64 drives samples/RingCore.ProxySample (ringcore or sockets
                                 on both sides; other transports are skipped) in front of the sample app on Sockets
-                                (--server-dll replaces that backend, not the proxy)
+                                (--server-dll replaces that backend, not the proxy). The blocking workloads:
+                                sleep1ms (every request Thread.Sleep(1)), blocking-neighbours (plaintext beside 4
+                                connections on /sleep?ms=5), mixed-blocking (the runner's own checked mix, 1 in 4
+                                requests blocking); keep --warmup at 6 or more there, so the thread pool has grown
           --transports a,b,...  ringcore (the transport's defaults: handlers on the thread pool), ringcore-inline
                                 (UnsafeInline), sockets (default: these three, in that order), or ringcore-threadpool
                                 (ThreadPool set explicitly, as the default); a RingCore transport may carry
