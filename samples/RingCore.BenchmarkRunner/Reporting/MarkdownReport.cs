@@ -255,7 +255,8 @@ public static class MarkdownReport
                 + "(64 keep-alive raw-socket connections, fixed-seed sequences) mixes uploads, downloads, echoes, pipelined GETs and, one request in four, "
                 + "GET /sleep?ms=1..40 or POST /echo-sync (a synchronous body read); every answer is checked byte for byte and the headline counts only correct "
                 + "ones. A thread pool needs time to grow for blocked threads: keep the warm-up at 6 s or more (the default 10 s) so the measured window "
-                + "shows the adapted server.\n");
+                + "shows the adapted server. ringcore-inline (UnsafeInline) is expected to stall in mixed-blocking: a synchronous body read waits for the "
+                + "ring thread it is holding, so that ring's connections get no answers (failed requests after the client's 10 s timeout), by design of that mode.\n");
         }
         sb.Append("- idle connections: the runner opens the connections itself, sends one GET /plaintext on each, reads the answer and keeps them open; bytes per connection = (VmRSS after − VmRSS before) ÷ connections held. Server CPU % while idle is measured over the run duration with all connections open.\n\n");
 
