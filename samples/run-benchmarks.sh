@@ -2,6 +2,7 @@
 # Side-by-side benchmarks of RingCore and Kestrel's Sockets transport, written to docs/benchmarks.md.
 #   bash samples/run-benchmarks.sh                       # every scenario, 3 rounds, 10 s per run
 #   bash samples/run-benchmarks.sh --rounds 1 --duration 3 --warmup 1 --scenarios plaintext64,download
+#   bash samples/run-benchmarks.sh --scenarios sleep1ms,blocking-neighbours,mixed-blocking   # the blocking workloads
 #   bash samples/run-benchmarks.sh --batch-wait-grid 0,100,250,500,1000   # CompletionBatchWait grid → docs/batching-grid.md
 #   bash samples/run-benchmarks.sh --help                # every option
 # Refuses to start on a busy machine (load average above 0.5, or other processes using the CPU).

@@ -176,6 +176,10 @@ public static class Program
             {
                 Console.WriteLine(MarkdownReport.ResultsTable(rows, options.Baseline));
             }
+            if (rows.Any(r => r.Scenario.Blocking))
+            {
+                Console.WriteLine(MarkdownReport.BlockingTable(rows, options.Baseline));
+            }
             if (rows.Any(r => r.Scenario.Client == LoadClient.IdleConnections))
             {
                 Console.WriteLine(MarkdownReport.IdleTable(rows, options.Baseline));

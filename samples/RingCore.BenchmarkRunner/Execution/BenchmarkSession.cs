@@ -126,8 +126,19 @@ internal sealed class BenchmarkSession
     private void RecordCommand(Scenario scenario)
     {
         bool idle = scenario.Client == LoadClient.IdleConnections;
-        var (file, args) = _clients.Command(scenario, (scenario.Tls ? "https" : "http") + "://127.0.0.1:PORT", idle ? _options.WarmupSeconds : _options.DurationSeconds, latency: !idle);
+        if (scenario.Client == LoadClient.MixedBlocking)
+        {
+            ClientCommands.Add(new(scenario.Name, MixedBlockingClient.Describe(scenario.Connections, _options.DurationSeconds)));
+            return;
+        }
+        string baseUrl = (scenario.Tls ? "https" : "http") + "://127.0.0.1:PORT";
+        var (file, args) = _clients.Command(scenario, baseUrl, idle ? _options.WarmupSeconds : _options.DurationSeconds, latency: !idle);
         string command = LoadClients.Display(file, args).Replace(_workDir, "TMP", StringComparison.Ordinal);
+        if (scenario.Neighbours is not null)
+        {
+            var (neighbourFile, neighbourArgs) = _clients.NeighbourCommand(scenario, baseUrl, _options.DurationSeconds);
+            command += $"   and at the same time (the neighbours, not in the headline): {LoadClients.Display(neighbourFile, neighbourArgs)}";
+        }
         if (idle)
         {
             command = $"warm-up: {command}; then the runner opens {_maxIdleConnections:N0} sockets, sends 'GET /plaintext HTTP/1.1' on each, reads the answer and holds them for {_options.DurationSeconds} s";
@@ -191,6 +202,8 @@ internal sealed class BenchmarkSession
 
         double cpuSeconds = (double)(ticksAfter - ticksBefore) / _clockTicks;
         long? syscalls = StatsSnapshot.Delta(statsBefore, statsAfter, StatsSnapshot.Syscalls);
+        // The server's CPU, syscalls and switches went to every request it answered, the neighbours' too.
+        long served = result.Requests + (result.Neighbours?.Requests ?? 0);
         return new RunMetrics
         {
             Scenario = scenario.Name,
@@ -204,11 +217,14 @@ internal sealed class BenchmarkSession
                 : result.TransferBytesPerSecond,
             P50Us = result.P50Us,
             P99Us = result.P99Us,
-            CpuSecondsPer100kRequests = result.Requests > 0 ? cpuSeconds / result.Requests * 100_000 : null,
+            CpuSecondsPer100kRequests = served > 0 ? cpuSeconds / served * 100_000 : null,
             PeakRssBytes = peakRss,
-            SyscallsPerRequest = syscalls is long s && result.Requests > 0 ? (double)s / result.Requests : null,
-            ContextSwitchesPerRequest = result.Requests > 0 ? (double)(switchesAfter - switchesBefore) / result.Requests : null,
-            Errors = result.Errors,
+            SyscallsPerRequest = syscalls is long s && served > 0 ? (double)s / served : null,
+            ContextSwitchesPerRequest = served > 0 ? (double)(switchesAfter - switchesBefore) / served : null,
+            Errors = result.Errors + (result.Neighbours?.Errors ?? 0),
+            NeighbourRequestsPerSecond = result.Neighbours?.RequestsPerSecond,
+            WrongBytes = result.WrongBytes,
+            Mix = result.Mix,
             StealPercent = QuietGate.StealPercent(machineBefore, machineAfter),
             Note = warning,
         };
@@ -310,7 +326,9 @@ internal sealed class BenchmarkSession
             ? $"{r.IdleConnectionsOpened:N0} held, RSS {Mib(r.RssBeforeBytes)} → {Mib(r.RssAfterBytes)} MiB = {r.RssBytesPerConnection:N0} B/conn, idle CPU {r.IdleCpuPercent:F1}%"
             : (scenario.Throughput == Throughput.Bytes ? $"{r.PayloadBytesPerSecond / 1e9:F2} GB/s ({r.RequestsPerSecond:N0} req/s)" : $"{r.RequestsPerSecond:N0} req/s")
               + $", p50 {Ms(r.P50Us)}, p99 {Ms(r.P99Us)}, CPU {Num(r.CpuSecondsPer100kRequests, "F2")} s/100k req, peak RSS {Mib(r.PeakRssBytes)} MiB, syscalls/req {Num(r.SyscallsPerRequest, "F2")}"
-              + (r.Errors > 0 ? $", {r.Errors:N0} errors" : "");
+              + (r.Errors > 0 ? $", {r.Errors:N0} errors" : "")
+              + (r.NeighbourRequestsPerSecond is double n ? $"; neighbours {n:N0} req/s" : "")
+              + (r.WrongBytes is long wrong ? $"; {wrong:N0} wrong bytes, {r.Errors:N0} failed requests; {r.Mix}" : "");
         return r.Note is null ? text : $"{text}  [{r.Note}]";
     }
 

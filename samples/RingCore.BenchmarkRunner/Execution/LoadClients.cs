@@ -5,7 +5,17 @@ using RingCore.BenchmarkRunner.Parsing;
 namespace RingCore.BenchmarkRunner.Execution;
 
 /// <summary>One client run's numbers, whichever client produced them.</summary>
-internal sealed record ClientResult(long Requests, double RequestsPerSecond, double TransferBytesPerSecond, double? P50Us, double? P99Us, long Errors, double DurationSeconds);
+internal sealed record ClientResult(long Requests, double RequestsPerSecond, double TransferBytesPerSecond, double? P50Us, double? P99Us, long Errors, double DurationSeconds)
+{
+    /// <summary>The neighbour load's own run, which went on at the same time (<see cref="Scenario.Neighbours"/>).</summary>
+    public ClientResult? Neighbours { get; init; }
+
+    /// <summary>Bytes of answers that were not what they should be (the mixed client checks every byte; wrk does not).</summary>
+    public long? WrongBytes { get; init; }
+
+    /// <summary>Completed requests by kind (the mixed client).</summary>
+    public string? Mix { get; init; }
+}
 
 internal sealed class LoadClients
 {
@@ -40,6 +50,10 @@ internal sealed class LoadClients
     public (string FileName, IReadOnlyList<string> Arguments) Command(Scenario s, string baseUrl, int seconds, bool latency = true)
     {
         string url = baseUrl + s.PathAndQuery;
+        if (s.Client == LoadClient.MixedBlocking)
+        {
+            throw new InvalidOperationException("the mixed-blocking load is the runner's own client, not a command (MixedBlockingClient.Describe).");
+        }
         if (s.Client == LoadClient.Bombardier)
         {
             if (_bombardier is null)
@@ -98,12 +112,45 @@ internal sealed class LoadClients
         return (_wrk, args);
     }
 
+    /// <summary>The second wrk of a scenario with neighbours: their connections, their target, no latency report.</summary>
+    public (string FileName, IReadOnlyList<string> Arguments) NeighbourCommand(Scenario s, string baseUrl, int seconds)
+    {
+        var n = s.Neighbours ?? throw new InvalidOperationException($"{s.Name} has no neighbour load.");
+        return (_wrk, [$"-t{Math.Min(_wrkThreads, n.Connections)}", $"-c{n.Connections}", $"-d{seconds}s", "--timeout", "10s", baseUrl + n.PathAndQuery]);
+    }
+
     public static string Display(string fileName, IEnumerable<string> args) =>
         string.Join(' ', new[] { Path.GetFileName(fileName) }.Concat(args.Select(Quote)));
 
     public async Task<ClientResult> RunAsync(Scenario s, string baseUrl, int seconds, CancellationToken cancel, bool latency = true)
     {
-        var (file, args) = Command(s, baseUrl, seconds, latency);
+        if (s.Client == LoadClient.MixedBlocking)
+        {
+            return await MixedBlockingClient.RunAsync(new Uri(baseUrl), s.Connections, TimeSpan.FromSeconds(seconds), cancel);
+        }
+        if (s.Neighbours is null)
+        {
+            return await RunCommandAsync(s, Command(s, baseUrl, seconds, latency), seconds, latency, cancel);
+        }
+        // Both wrk processes start together and run for the same time: the measured load shares the server with the
+        // neighbours for the whole window. Both are awaited even when one fails, so neither outlives the run; the
+        // measured one comes first so that its failure is the one reported when both fail.
+        var neighbours = RunCommandAsync(s with { Client = LoadClient.Wrk }, NeighbourCommand(s, baseUrl, seconds), seconds, latency: false, cancel);
+        var measured = RunCommandAsync(s, Command(s, baseUrl, seconds, latency), seconds, latency, cancel);
+        try
+        {
+            await Task.WhenAll(measured, neighbours);
+        }
+        catch when (measured.IsCompletedSuccessfully && neighbours.IsFaulted)
+        {
+            throw new InvalidOperationException("the neighbour load failed: " + neighbours.Exception!.InnerException!.Message, neighbours.Exception.InnerException);
+        }
+        return (await measured) with { Neighbours = await neighbours };
+    }
+
+    private async Task<ClientResult> RunCommandAsync(Scenario s, (string FileName, IReadOnlyList<string> Arguments) command, int seconds, bool latency, CancellationToken cancel)
+    {
+        var (file, args) = command;
         File.Delete(H2loadLog);
         var output = await ProcessRunner.RunAsync(file, args, TimeSpan.FromSeconds(seconds + 60), cancel);
         if (output.TimedOut)

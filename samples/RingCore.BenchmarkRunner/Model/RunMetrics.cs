@@ -28,6 +28,16 @@ public sealed record RunMetrics
     /// <summary>Socket errors, timeouts and non-2xx/3xx answers the client counted.</summary>
     public long Errors { get; init; }
 
+    // Blocking workloads.
+    /// <summary>The neighbour load's requests/s (blocking-neighbours: the 4 connections on /sleep).</summary>
+    public double? NeighbourRequestsPerSecond { get; init; }
+
+    /// <summary>Bytes of answers that differed from what the server should have sent (mixed-blocking; must be 0).</summary>
+    public long? WrongBytes { get; init; }
+
+    /// <summary>Completed requests by kind, for the mixed workload ("sleep 1,234, echo-sync 567, …").</summary>
+    public string? Mix { get; init; }
+
     // Idle-connections scenario.
     public int? IdleConnectionsOpened { get; init; }
     public int? IdleConnectionsTarget { get; init; }

@@ -41,6 +41,8 @@ public static class MarkdownReport
                     P99Ratio = isBaseline ? null : Statistics.Ratio(m.P99Us, b?.P99Us),
                     RssBytesPerConnectionRatio = isBaseline ? null : Statistics.Ratio(m.RssBytesPerConnection, b?.RssBytesPerConnection),
                     ErrorsAllRounds = transportRuns.Sum(r => r.Errors),
+                    WrongBytesAllRounds = transportRuns.Any(r => r.WrongBytes.HasValue) ? transportRuns.Sum(r => r.WrongBytes ?? 0) : null,
+                    Mix = transportRuns.FirstOrDefault(r => !r.Failed && r.Mix is not null)?.Mix,
                 });
             }
         }
@@ -70,6 +72,7 @@ public static class MarkdownReport
             RssAfterBytes = M(r => r.RssAfterBytes),
             RssBytesPerConnection = M(r => r.RssBytesPerConnection),
             IdleCpuPercent = M(r => r.IdleCpuPercent),
+            NeighbourRequestsPerSecond = M(r => r.NeighbourRequestsPerSecond),
         };
     }
 
@@ -85,6 +88,24 @@ public static class MarkdownReport
                 : r.Scenario.Throughput == Throughput.Bytes ? $"{Fmt(r.Primary / 1e9, "F2")} GB/s" : $"{Fmt(r.Primary, "N0")} req/s";
             sb.Append(CultureInfo.InvariantCulture,
                 $"| {r.Scenario.Title} | {r.Transport} | {RunsCell(r)} | {primary} | {RatioCell(r.IsBaseline, r.PrimaryRatio)} | {Fmt(r.RequestsPerSecond, "N0")} | {Fmt(r.TransferBytesPerSecond / 1e6, "F1")} | {Fmt(r.P50Us / 1000, "F2")} | {Fmt(r.P99Us / 1000, "F2")} | {RatioCell(r.IsBaseline, r.P99Ratio)} | {Fmt(r.CpuSecondsPer100kRequests, "F2")} | {Fmt(r.PeakRssBytes / 1048576, "F0")} | {Fmt(r.SyscallsPerRequest, "F2")} | {Fmt(r.ContextSwitchesPerRequest, "F2")} | {r.ErrorsAllRounds.ToString("N0", Inv)} |\n");
+        }
+        return sb.ToString();
+    }
+
+    /// <summary>
+    /// The blocking workloads again, with what the main table leaves out: the neighbours' own rate, the mixed
+    /// client's failed requests and wrong bytes (both must be 0), and what the mix consisted of.
+    /// </summary>
+    public static string BlockingTable(IReadOnlyList<SummaryRow> rows, string baseline = "sockets")
+    {
+        var sb = new StringBuilder();
+        sb.Append(CultureInfo.InvariantCulture, $"| scenario | transport | runs | completed req/s (median) | × {baseline} | p99 ms | neighbours' req/s (median) | failed requests (all runs) | wrong bytes (all runs) | completed by kind (first run) |\n");
+        sb.Append("|---|---|---:|---:|---:|---:|---:|---:|---:|---|\n");
+        foreach (var r in rows.Where(r => r.Scenario.Blocking))
+        {
+            string wrong = r.WrongBytesAllRounds is long w ? w.ToString("N0", Inv) : "not checked";
+            sb.Append(CultureInfo.InvariantCulture,
+                $"| {r.Scenario.Title} | {r.Transport} | {RunsCell(r)} | {Fmt(r.Primary, "N0")} | {RatioCell(r.IsBaseline, r.PrimaryRatio)} | {Fmt(r.P99Us / 1000, "F2")} | {Fmt(r.NeighbourRequestsPerSecond, "N0")} | {r.ErrorsAllRounds.ToString("N0", Inv)} | {wrong} | {Escape(r.Mix ?? "")} |\n");
         }
         return sb.ToString();
     }
@@ -225,12 +246,28 @@ public static class MarkdownReport
         sb.Append("- peak RSS: VmHWM from /proc/PID/status at the end of the run (includes the warm-up).\n");
         sb.Append("- syscalls / req: the delta of the `syscalls` counter of GET /_stats over the measured window ÷ requests; n/a when the server does not report it (Kestrel Sockets). The strace table cross-checks it with `strace -c -f` (strace slows the server a lot, so only its per-request counts are meaningful, not its throughput).\n");
         sb.Append("- context switches / req: voluntary and involuntary context switches of all the server's threads (summed over /proc/PID/task/*/status) over the measured window ÷ requests, for every transport. A thread-pool hop per request shows here as about one switch (a worker wakes) or more; a server that handles requests on the thread that received them stays far below one.\n");
+        if (ctx.Scenarios.Any(s => s.Blocking))
+        {
+            sb.Append("- blocking workloads: handlers that hold their thread, as synchronous database calls and synchronous body reads do. "
+                + "`sleep1ms`: every request runs Thread.Sleep(1) (GET /sleep?ms=1). `blocking-neighbours`: a second wrk keeps 4 connections on GET /sleep?ms=5 "
+                + "for the whole run while 64 others GET /plaintext; the headline is the plaintext rate, the neighbours' rate is in the blocking table, and "
+                + "CPU, syscalls and context switches per request count the neighbours' requests too. `mixed-blocking`: the runner's own client "
+                + "(64 keep-alive raw-socket connections, fixed-seed sequences) mixes uploads, downloads, echoes, pipelined GETs and, one request in four, "
+                + "GET /sleep?ms=1..40 or POST /echo-sync (a synchronous body read); every answer is checked byte for byte and the headline counts only correct "
+                + "ones. A thread pool needs time to grow for blocked threads: keep the warm-up at 6 s or more (the default 10 s) so the measured window "
+                + "shows the adapted server. ringcore-inline (UnsafeInline) is expected to stall in mixed-blocking: a synchronous body read waits for the "
+                + "ring thread it is holding, so that ring's connections get no answers (failed requests after the client's 10 s timeout), by design of that mode.\n");
+        }
         sb.Append("- idle connections: the runner opens the connections itself, sends one GET /plaintext on each, reads the answer and keeps them open; bytes per connection = (VmRSS after − VmRSS before) ÷ connections held. Server CPU % while idle is measured over the run duration with all connections open.\n\n");
 
         sb.Append("## Results\n\n");
         if (rows.Any(r => r.Scenario.Client != LoadClient.IdleConnections))
         {
             sb.Append(ResultsTable(rows, ctx.Baseline)).Append('\n');
+        }
+        if (rows.Any(r => r.Scenario.Blocking))
+        {
+            sb.Append("### Blocking workloads\n\n").Append(BlockingTable(rows, ctx.Baseline)).Append('\n');
         }
         if (rows.Any(r => r.Scenario.Client == LoadClient.IdleConnections))
         {

@@ -25,6 +25,15 @@ public sealed record SummaryRow
     public double? ContextSwitchesPerRequest { get; init; }
     public long ErrorsAllRounds { get; init; }
 
+    // Blocking workloads.
+    public double? NeighbourRequestsPerSecond { get; init; }
+
+    /// <summary>Summed over the runs; null when no run checked bytes (only the mixed client does).</summary>
+    public long? WrongBytesAllRounds { get; init; }
+
+    /// <summary>The first successful run's completed requests by kind (the mix is the same in every run: a fixed seed).</summary>
+    public string? Mix { get; init; }
+
     // Idle connections.
     public double? IdleConnectionsOpened { get; init; }
     public double? RssBeforeBytes { get; init; }

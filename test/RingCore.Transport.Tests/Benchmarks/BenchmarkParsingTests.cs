@@ -514,7 +514,8 @@ public sealed class BenchmarkParsingTests
         Assert.Equal(3, o!.Rounds);
         Assert.Equal(10, o.DurationSeconds);
         Assert.Equal(10, o.WarmupSeconds);
-        Assert.Equal(["ringcore", "ringcore-threadpool", "ringcore-inline", "sockets"], o.Transports);
+        Assert.Equal(["ringcore", "ringcore-inline", "sockets"], o.Transports); // ringcore is ThreadPool now: no ringcore-threadpool twice
+        Assert.NotNull(BenchmarkOptions.Parse(["--transports", "ringcore-threadpool"]).Options);
         Assert.Equal(Scenarios.All, o.Scenarios);
         Assert.Equal("docs/benchmarks.md", o.OutputPath);
         Assert.True(o.Strace);
@@ -565,6 +566,118 @@ public sealed class BenchmarkParsingTests
         Assert.Equal("wrk -t1 -c64 -d10s --timeout 10s --latency -s /tmp/s/churn.lua http://127.0.0.1:PORT/plaintext -- 10", Line(Scenarios.Churn10));
         Assert.Equal("h2load -t1 -c32 -m16 -D 10 --log-file=/tmp/s/h2load-requests.tsv http://127.0.0.1:PORT/plaintext", Line(Scenarios.H2c32x16));
         Assert.Equal("h2load -t1 -c1 -m64 -D 10 --log-file=/tmp/s/h2load-requests.tsv http://127.0.0.1:PORT/plaintext", Line(Scenarios.H2c1x64));
+    }
+
+    [Fact]
+    public void BlockingScenariosAreKnownAndRunTheirClients()
+    {
+        var (o, error) = BenchmarkOptions.Parse(["--scenarios", "sleep1ms,blocking-neighbours,mixed-blocking"]);
+        Assert.Null(error);
+        Assert.Equal([Scenarios.Sleep1ms, Scenarios.BlockingNeighbours, Scenarios.MixedBlocking], o!.Scenarios);
+        Assert.All(o.Scenarios, s => Assert.True(s.Blocking));
+        Assert.Contains(Scenarios.MixedBlocking, Scenarios.All);
+
+        var clients = new LoadClients("/usr/bin/wrk", null, null, wrkThreads: 1, scriptDir: "/tmp/s");
+        string Line((string FileName, IReadOnlyList<string> Arguments) c) => LoadClients.Display(c.FileName, c.Arguments);
+        Assert.Equal("wrk -t1 -c64 -d10s --timeout 10s --latency 'http://127.0.0.1:PORT/sleep?ms=1'", Line(clients.Command(Scenarios.Sleep1ms, "http://127.0.0.1:PORT", 10)));
+        Assert.Equal("wrk -t1 -c64 -d10s --timeout 10s --latency http://127.0.0.1:PORT/plaintext", Line(clients.Command(Scenarios.BlockingNeighbours, "http://127.0.0.1:PORT", 10)));
+        Assert.Equal("wrk -t1 -c4 -d10s --timeout 10s 'http://127.0.0.1:PORT/sleep?ms=5'", Line(clients.NeighbourCommand(Scenarios.BlockingNeighbours, "http://127.0.0.1:PORT", 10)));
+        Assert.Throws<InvalidOperationException>(() => clients.NeighbourCommand(Scenarios.Plaintext64, "http://127.0.0.1:PORT", 10));
+        Assert.Throws<InvalidOperationException>(() => clients.Command(Scenarios.MixedBlocking, "http://127.0.0.1:PORT", 10));
+        Assert.Contains("seed 20251208", MixedBlockingClient.Describe(64, 8), StringComparison.Ordinal);
+    }
+
+    // ---- the mixed-blocking client's pure parts ----
+
+    [Fact]
+    public void ResponseHeadsGiveStatusLengthAndKeepAlive()
+    {
+        byte[] bytes = "HTTP/1.1 200 OK\r\nContent-Length: 13\r\nServer: Kestrel\r\n\r\nHello, World!"u8.ToArray();
+
+        int end = HttpResponseHead.FindEnd(bytes);
+        var head = HttpResponseHead.Parse(bytes.AsSpan(0, end));
+
+        Assert.Equal(bytes.Length - 13, end);
+        Assert.Equal(new HttpResponseHead(200, 13, Chunked: false, KeepAlive: true), head);
+        Assert.Equal(-1, HttpResponseHead.FindEnd("HTTP/1.1 200 OK\r\nContent-Length: 13\r\n"u8));
+        Assert.Equal(new HttpResponseHead(500, null, Chunked: true, KeepAlive: false),
+            HttpResponseHead.Parse("HTTP/1.1 500 \r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n"u8));
+        Assert.False(HttpResponseHead.Parse("HTTP/1.0 200 OK\r\nContent-Length: 0\r\n\r\n"u8).KeepAlive);
+        Assert.True(HttpResponseHead.Parse("HTTP/1.0 200 OK\r\nConnection: keep-alive\r\n\r\n"u8).KeepAlive);
+        Assert.Throws<FormatException>(() => HttpResponseHead.Parse("SSH-2.0-OpenSSH\r\n\r\n"u8));
+        Assert.Throws<FormatException>(() => HttpResponseHead.Parse("HTTP/1.1 200 OK\r\nContent-Length: -1\r\n\r\n"u8));
+    }
+
+    [Fact]
+    public void MixedWorkloadBlocksOneRequestInFour()
+    {
+        var kinds = Enumerable.Range(0, MixedRequests.TotalWeight).Select(MixedRequests.Pick).ToList();
+        int Requests(MixedKind k) => kinds.Count(x => x == k) * (k == MixedKind.Pipelined ? MixedRequests.PipelineDepth : 1);
+
+        int all = Enum.GetValues<MixedKind>().Sum(Requests);
+        Assert.Equal(100, all);
+        Assert.Equal(25, Requests(MixedKind.Sleep) + Requests(MixedKind.EchoSync));
+        Assert.All(Enum.GetValues<MixedKind>(), k => Assert.Contains(k, kinds));
+        Assert.Throws<ArgumentOutOfRangeException>(() => MixedRequests.Pick(MixedRequests.TotalWeight));
+    }
+
+    [Fact]
+    public void MixedWorkloadIsTheSameSequenceForTheSameSeed()
+    {
+        var requests = new MixedRequests("127.0.0.1:5000");
+        List<MixedRequest> Steps() { var r = new Random(MixedRequests.Seed + 3); return Enumerable.Range(0, 500).Select(_ => requests.Next(r)).ToList(); }
+
+        var first = Steps();
+        var second = Steps();
+
+        Assert.Equal(first.Select(s => (s.Kind, Convert.ToHexString(s.Bytes), Convert.ToHexString(s.ExpectedBody.Span))),
+            second.Select(s => (s.Kind, Convert.ToHexString(s.Bytes), Convert.ToHexString(s.ExpectedBody.Span))));
+        var echo = first.First(s => s.Kind == MixedKind.Echo);
+        string text = System.Text.Encoding.ASCII.GetString(echo.Bytes);
+        Assert.StartsWith("POST /echo HTTP/1.1\r\nHost: 127.0.0.1:5000\r\n", text, StringComparison.Ordinal);
+        Assert.Contains($"Content-Length: {echo.ExpectedBody.Length}\r\n\r\n", text, StringComparison.Ordinal);
+        Assert.True(echo.Bytes.AsSpan(echo.Bytes.Length - echo.ExpectedBody.Length).SequenceEqual(echo.ExpectedBody.Span)); // the body comes back as sent
+        var upload = first.First(s => s.Kind == MixedKind.Upload);
+        int uploaded = upload.Bytes.Length - System.Text.Encoding.ASCII.GetString(upload.Bytes).IndexOf("\r\n\r\n", StringComparison.Ordinal) - 4;
+        Assert.Equal($"{uploaded} {Convert.ToHexString(System.Security.Cryptography.SHA256.HashData(upload.Bytes.AsSpan(upload.Bytes.Length - uploaded)))}",
+            System.Text.Encoding.ASCII.GetString(upload.ExpectedBody.Span)); // the sample app's "LENGTH SHA256HEX"
+        Assert.All(first.Where(s => s.Kind == MixedKind.Pipelined), s => Assert.Equal(MixedRequests.PipelineDepth, s.Answers));
+    }
+
+    [Fact]
+    public void DownloadPatternAndWrongBytesCount()
+    {
+        // The sample app's block: byte i of 64 KiB is i mod 251, repeated.
+        Assert.Equal(0, MixedRequests.DownloadByte(0));
+        Assert.Equal(250, MixedRequests.DownloadByte(250));
+        Assert.Equal(0, MixedRequests.DownloadByte(251));
+        Assert.Equal(65535 % 251, MixedRequests.DownloadByte(65535));
+        Assert.Equal(0, MixedRequests.DownloadByte(65536));
+
+        Assert.Equal(0, MixedRequests.WrongBytes("abcd"u8, "abcd"u8));
+        Assert.Equal(2, MixedRequests.WrongBytes("axcy"u8, "abcd"u8));
+        Assert.Equal(3, MixedRequests.WrongBytes("a"u8, "abcd"u8));
+        Assert.Equal(1, MixedRequests.WrongBytes("abcde"u8, "abcd"u8));
+    }
+
+    [Fact]
+    public void BlockingTableSumsWrongBytesAndShowsTheNeighbours()
+    {
+        RunMetrics[] runs =
+        [
+            Run("mixed-blocking", "ringcore", 1, rps: 900, p99: 40_000, cpu: 1) with { WrongBytes = 0, Mix = "sleep 10, echo 20" },
+            Run("mixed-blocking", "ringcore", 2, rps: 1100, p99: 40_000, cpu: 1) with { WrongBytes = 7, Errors = 1 },
+            Run("mixed-blocking", "sockets", 1, rps: 500, p99: 40_000, cpu: 1) with { WrongBytes = 0 },
+            Run("blocking-neighbours", "ringcore", 1, rps: 20_000, p99: 3_000, cpu: 1) with { NeighbourRequestsPerSecond = 700 },
+        ];
+
+        var rows = MarkdownReport.Summarize([Scenarios.MixedBlocking, Scenarios.BlockingNeighbours, Scenarios.Plaintext64], ["ringcore", "sockets"], runs);
+        string table = MarkdownReport.BlockingTable(rows);
+
+        Assert.Contains("| ringcore | 2 | 1,000 | 2.00× | 40.00 | n/a | 1 | 7 | sleep 10, echo 20 |", table, StringComparison.Ordinal);
+        Assert.Contains("| sockets | 1 | 500 | baseline | 40.00 | n/a | 0 | 0 |", table, StringComparison.Ordinal);
+        Assert.Contains("| ringcore | 1 | 20,000 | n/a | 3.00 | 700 | 0 | not checked |", table, StringComparison.Ordinal);
+        Assert.DoesNotContain("| plaintext, 64 connections |", table, StringComparison.Ordinal); // not a blocking scenario
     }
 
     [Fact]
