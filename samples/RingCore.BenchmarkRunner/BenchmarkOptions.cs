@@ -65,8 +65,8 @@ public sealed record BenchmarkOptions
                                 (ThreadPool set explicitly, as the default); a RingCore transport may carry
                                 sample-app settings: ringcore@batch-wait-us=100+rings=1
           --batch-wait-grid a,b,...  CompletionBatchWait values in µs (e.g. 0,100,250,500,1000): runs plaintext8/64/1024
-                                with ringcore-threadpool@batch-wait-us=V for each value (a DEFER_TASKRUN ring; the
-                                default's rings do not batch), and sockets as the baseline
+                                with ringcore-threadpool@batch-wait-us=V for each value, and sockets as the
+                                baseline
           --max-load L          refuse to start while the 1-minute load average is above L (default 0.5)
           --quiet-wait S        seconds to wait for a quiet machine before refusing (default 180)
           --round-quiet-wait S  seconds to wait before each run for the CPU to be idle (default 30)

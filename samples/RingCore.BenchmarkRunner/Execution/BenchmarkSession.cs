@@ -4,7 +4,11 @@ using RingCore.BenchmarkRunner.Parsing;
 
 namespace RingCore.BenchmarkRunner.Execution;
 
-/// <summary>Runs the selected scenarios round by round, alternating transports, then the strace cross-check.</summary>
+/// <summary>
+/// Runs the selected scenarios round by round, then the strace cross-check. A scenario's servers are all up for its
+/// whole run (<see cref="ScenarioServers"/>), and the transports take turns in alternating order (forwards in odd
+/// rounds, backwards in even ones), so neither a transport's place in the round nor a drift of the machine favours one.
+/// </summary>
 internal sealed class BenchmarkSession
 {
     private static readonly TimeSpan StopGrace = TimeSpan.FromSeconds(15);
@@ -68,9 +72,13 @@ internal sealed class BenchmarkSession
                 continue;
             }
             RecordCommand(scenario);
+            await using ScenarioServers? servers = ScenarioServers.AppliesTo(scenario)
+                ? await ScenarioServers.StartAsync(scenario, _options.Transports, transport => StartServerAsync(scenario, transport, cancel))
+                : null;
             for (int round = 1; round <= _options.Rounds; round++)
             {
-                foreach (string transport in _options.Transports)
+                IEnumerable<string> order = round % 2 == 1 ? _options.Transports : _options.Transports.Reverse();
+                foreach (string transport in order)
                 {
                     cancel.ThrowIfCancellationRequested();
                     done++;
@@ -87,7 +95,7 @@ internal sealed class BenchmarkSession
                     _console.Write($"[{done}/{totalRuns}] {scenario.Name,-22} round {round}/{_options.Rounds} {transport,-16} ");
                     var run = scenario.Client == LoadClient.IdleConnections
                         ? await Guard(scenario, transport, round, () => RunIdleAsync(scenario, transport, round, cancel), cancel)
-                        : await Guard(scenario, transport, round, () => RunLoadAsync(scenario, transport, round, cancel), cancel);
+                        : await Guard(scenario, transport, round, () => RunLoadAsync(scenario, transport, round, servers?[transport], cancel), cancel);
                     run = run with
                     {
                         LoadAverageBefore = gate.LoadAverage1,
@@ -169,16 +177,20 @@ internal sealed class BenchmarkSession
         }
     }
 
-    private async Task<RunMetrics> RunLoadAsync(Scenario scenario, string transport, int round, CancellationToken cancel)
+    private Task<ServerProcess> StartServerAsync(Scenario scenario, string transport, CancellationToken cancel) =>
+        ServerProcess.StartAsync(_dotnet, _dll, transport, scenario.ServerArguments(_certificatePath, _certificatePassword), scenario.Tls, scenario.IsHttp2, cancel);
+
+    /// <param name="shared">The scenario's server for this transport, kept up across rounds; null: start one for this run.</param>
+    private async Task<RunMetrics> RunLoadAsync(Scenario scenario, string transport, int round, ServerProcess? shared, CancellationToken cancel)
     {
         // A proxied run measures the proxy (its CPU, its syscalls are not counted: /_stats would reach the backend);
         // the backend is the same Sockets sample app for every transport.
         await using var backend = scenario.Proxied ? await ServerProcess.StartAsync(_dotnet, _dll, "sockets", cancel) : null;
-        await using var server = backend is not null
+        await using var owned = shared is not null ? null : backend is not null
             ? await ServerProcess.StartAsync(_dotnet, _proxyDll ?? throw new InvalidOperationException("the proxy sample was not located"), transport,
                 ["--backend", backend.BaseUrl, "--outbound", transport], tls: false, http2Only: false, cancel)
-            : await ServerProcess.StartAsync(_dotnet, _dll, transport,
-                scenario.ServerArguments(_certificatePath, _certificatePassword), scenario.Tls, scenario.IsHttp2, cancel);
+            : await StartServerAsync(scenario, transport, cancel);
+        ServerProcess server = shared ?? owned!;
         if (_options.WarmupSeconds > 0)
         {
             await _clients.RunAsync(scenario, server.BaseUrl, _options.WarmupSeconds, cancel, latency: false);
@@ -198,7 +210,10 @@ internal sealed class BenchmarkSession
             throw new InvalidOperationException("the server exited during the run.");
         }
         string? warning = server.TransportWarning();
-        await server.StopAsync(StopGrace);
+        if (owned is not null)
+        {
+            await owned.StopAsync(StopGrace);
+        }
 
         double cpuSeconds = (double)(ticksAfter - ticksBefore) / _clockTicks;
         long? syscalls = StatsSnapshot.Delta(statsBefore, statsAfter, StatsSnapshot.Syscalls);

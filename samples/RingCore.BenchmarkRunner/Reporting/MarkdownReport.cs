@@ -210,7 +210,7 @@ public static class MarkdownReport
         sb.Append("Runner (from the repository root):\n\n```\n").Append(ctx.RunnerCommandLine).Append("\n```\n\n");
         if (ctx.ServerCommand.Length > 0)
         {
-            sb.Append("Server, started fresh for every run (PORT is a free loopback port, TRANSPORT one of ")
+            sb.Append("Servers, one per transport, all up for a scenario's rounds (PORT is a free loopback port, TRANSPORT one of ")
               .Append(string.Join(", ", ctx.Transports)).Append("):\n\n```\n").Append(ctx.ServerCommand).Append("\n```\n\n");
         }
         if (ctx.ClientCommands.Count > 0)
@@ -233,9 +233,9 @@ public static class MarkdownReport
 
         sb.Append("## Method\n\n");
         sb.Append(CultureInfo.InvariantCulture,
-            $"- For each scenario the runner runs {ctx.Rounds} round(s); each round runs every transport once, in the order {string.Join(" → ", ctx.Transports)}, so the transports alternate (A/B/C/A/B/C…) and slow drift of the machine hits all of them alike.\n");
+            $"- For each scenario the runner runs {ctx.Rounds} round(s); each round runs every transport once, in the order {string.Join(" → ", ctx.Transports)} in odd rounds and the reverse in even ones (A/B/C/C/B/A…), so neither a transport's place in a round nor slow drift of the machine favours one.\n");
         sb.Append(CultureInfo.InvariantCulture,
-            $"- Every run starts a fresh server process (Release build of samples/RingCore.SampleApp) on a free port on 127.0.0.1, waits for \"Now listening on:\", warms up for {ctx.WarmupSeconds} s with the same load, then measures for {ctx.DurationSeconds} s, then stops the server (SIGTERM).\n");
+            $"- Before a scenario's first round the runner starts one server process per transport (Release build of samples/RingCore.SampleApp), each on a free port on 127.0.0.1, and keeps them all up until its last round (the proxy and idle-connection scenarios start theirs per run); each run warms its server up for {ctx.WarmupSeconds} s with the same load, then measures for {ctx.DurationSeconds} s. Peak RSS is the server's since it started.\n");
         sb.Append("- Quiet machine: the runner starts only when the 1-minute load average is at most --max-load (0.5) and the CPU is idle, and refuses otherwise; before every run it waits until other processes leave the CPU idle (under 5 % busy over one second). The per-round table records the load average and CPU busy share before each run and the hypervisor's steal during it; a run that had to start on a busy machine makes the whole report NOT VALID (first line).\n");
         sb.Append("- HTTP/2 scenarios use h2load (h2c with prior knowledge, the server's endpoint set to HTTP/2 only); their p50/p99 come from h2load's per-request log. HTTPS uses a self-signed ECDSA P-256 certificate made for the session. Churn scenarios send `Connection: close` on every 1st or 10th request, so wrk reconnects.\n");
         sb.Append(CultureInfo.InvariantCulture, $"- The client (wrk -t{ctx.WrkThreads}) and the server share this machine's {ctx.Machine.Cores} cores, so absolute numbers are lower than on separate machines; the ratios are what to compare.\n");
