@@ -19,8 +19,13 @@ internal sealed partial class RingCoreLog
 
     public ILogger Logger => _logger;
 
-    [LoggerMessage(1, LogLevel.Information, "RingCore listening on {EndPoint} with {RingThreads} io_uring thread(s); kernel {Kernel}; {RingDescription}.")]
-    public partial void Listening(string endPoint, int ringThreads, string kernel, string ringDescription);
+    /// <summary>Once per ring set, when its rings have started (the first listener or outbound connection).</summary>
+    [LoggerMessage(1, LogLevel.Information, "RingCore started {RingCount} io_uring ring(s), each on a thread of its own ({Rings}); kernel {Kernel}; {RingDescription}.")]
+    public partial void RingsStarted(int ringCount, string rings, string kernel, string ringDescription);
+
+    /// <summary>Per listener: the endpoint the transport bound (Kestrel may have asked for another) and its rings.</summary>
+    [LoggerMessage(18, LogLevel.Information, "RingCore listening on {EndPoint} on {Rings}.")]
+    public partial void Listening(string endPoint, string rings);
 
     [LoggerMessage(2, LogLevel.Warning, "io_uring is unavailable, so RingCore falls back to Kestrel's Sockets transport. Reason: {Reason} To fail startup instead, set RingCoreTransportOptions.WhenUnavailable = Throw.")]
     public partial void FallingBackToSockets(string reason);

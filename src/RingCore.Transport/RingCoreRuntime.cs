@@ -53,7 +53,16 @@ internal sealed class RingCoreRuntime : IAsyncDisposable, IDisposable
         {
             lock (_lock)
             {
-                return _inboundScheduling ??= ChooseInboundScheduling();
+                if (_inboundScheduling is { } decided)
+                {
+                    return decided;
+                }
+            }
+            // Kestrel's options are resolved outside the lock: resolving them runs the app's ConfigureKestrel callbacks.
+            RingCoreApplicationScheduling chosen = ChooseInboundScheduling();
+            lock (_lock)
+            {
+                return _inboundScheduling ??= chosen;
             }
         }
     }
@@ -73,10 +82,14 @@ internal sealed class RingCoreRuntime : IAsyncDisposable, IDisposable
     {
         get
         {
+            if (Volatile.Read(ref _group) is { } group)
+            {
+                return group;
+            }
+            int ringCount = Options.RingThreadCount ?? RingCoreTransportOptions.DefaultRingThreadCount(InboundScheduling, Environment.ProcessorCount);
             lock (_lock)
             {
-                return _group ??= new RingThreadGroup(Options, Log, Metrics,
-                    Options.RingThreadCount ?? RingCoreTransportOptions.DefaultRingThreadCount(InboundScheduling, Environment.ProcessorCount));
+                return _group ??= new RingThreadGroup(Options, Log, Metrics, ringCount);
             }
         }
     }

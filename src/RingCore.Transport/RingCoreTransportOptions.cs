@@ -16,9 +16,9 @@ public sealed class RingCoreTransportOptions
 
     /// <summary>
     /// Cores one ring thread serves when <see cref="RingThreadCount"/> is left to pick and application code runs on
-    /// the thread pool. Measured on the sample app (loopback), the ring threads spend 40–50 % of the server's CPU time
-    /// per small request, kernel time of the sends and receives included, so one ring keeps up with about two
-    /// cores' worth of requests (see docs/design.md, "How many rings").
+    /// the thread pool. A ring thread carries up to half of a small request's CPU time (its io_uring_enter does the
+    /// kernel's work of every send and receive), so one ring keeps up with about two cores' worth of requests
+    /// (docs/design.md, "How many rings").
     /// </summary>
     internal const int CoresPerRing = 2;
 
@@ -112,8 +112,8 @@ public sealed class RingCoreTransportOptions
     public RingCoreUnavailableBehavior WhenUnavailable { get; set; } = RingCoreUnavailableBehavior.FallBackToSockets;
 
     /// <summary>
-    /// Ask for IORING_SETUP_SINGLE_ISSUER | IORING_SETUP_DEFER_TASKRUN (Linux 6.1). Tests turn it off to run the older
-    /// setup path (what 6.0 kernels get by themselves); applications have no reason to. Default: true.
+    /// Ask for IORING_SETUP_SINGLE_ISSUER | IORING_SETUP_DEFER_TASKRUN (Linux 6.1). Tests turn it off to run the setup
+    /// of kernels before 6.0 (COOP_TASKRUN only); applications have no reason to. Default: true.
     /// </summary>
     internal bool UseSingleIssuer { get; set; } = true;
 

@@ -55,8 +55,14 @@ internal sealed class RingCoreTransportFactory : IConnectionListenerFactory, ICo
             await _runtime.ReleaseRingsAsync().ConfigureAwait(false);
             throw;
         }
-        _runtime.Log.Listening(listener.EndPoint.ToString() ?? endpoint.ToString()!, _runtime.Group.Threads.Count,
-            Environment.OSVersion.Version.ToString(), _runtime.Group.Describe());
+        try
+        {
+            _runtime.Log.Listening(listener.EndPoint.ToString() ?? endpoint.ToString()!, _runtime.Group.NameRings());
+        }
+        catch
+        {
+            // A logging provider that throws must not cost a bound listener.
+        }
         return listener;
     }
 

@@ -15,11 +15,7 @@ namespace RingCore.Transport.Threading;
 ///
 /// A batch never waits for more arrivals than the ring has open connections (<see cref="ConnectionsPerArrival"/>):
 /// keep-alive clients send their next request only after the response to the last one, so a wait for more than
-/// that could only end by its timeout. (It was a quarter of them, which kept rings with fewer than 16 connections
-/// from batching at all. Measured against that, on the sample app, 2 rings, plaintext, 4 alternating rounds with
-/// the old default's build in each: 1.11x the throughput at 8 connections, 1.10x at 16, 1.04x at 64; p99 0.99-2.13
-/// ms against 2.12-2.99 at 8 and 0.96-1.18 against 1.37-2.84 at 16; io_uring_enter calls per request 0.58-0.63
-/// against 1.30-1.49 at 8.)
+/// that could only end by its timeout.
 /// </remarks>
 internal sealed class CompletionBatcher
 {

@@ -98,6 +98,16 @@ internal sealed unsafe class RingThread : PipeScheduler, ICqeHandler
         return since == 0 ? 0 : Math.Max(0, now - since);
     }
 
+    /// <summary>
+    /// How long the ring thread has been running its current item of application code (UnsafeInline scheduling
+    /// only), in milliseconds; 0 when it runs none.
+    /// </summary>
+    public long MillisecondsInApplicationCode(long now)
+    {
+        long since = Volatile.Read(ref _applicationCodeSince);
+        return since == 0 ? 0 : Math.Max(1, now - since);
+    }
+
     /// <summary>Whether the ring thread is running application code right now (UnsafeInline scheduling only).</summary>
     public bool InApplicationCode => Volatile.Read(ref _applicationCodeSince) != 0;
 
@@ -187,12 +197,18 @@ internal sealed unsafe class RingThread : PipeScheduler, ICqeHandler
 
     /// <summary>
     /// Runs application code (a continuation Kestrel registered on a pipe): queued for the top of the next loop
-    /// turn when ring code resumes it; at once, on the calling thread, when an application thread does.
+    /// turn when ring code resumes it; on the thread pool when a failed ring resumes it (its last acts must not wait
+    /// for a handler); at once, on the calling thread, when an application thread does.
     /// </summary>
     public void ScheduleApplicationWork(Action<object?> action, object? state)
     {
-        if (InRingCode && !_failed)
+        if (InRingCode)
         {
+            if (_failed)
+            {
+                System.Threading.ThreadPool.UnsafeQueueUserWorkItem(action, state, preferLocal: false);
+                return;
+            }
             _applicationWork.Enqueue((action, state));
             return;
         }

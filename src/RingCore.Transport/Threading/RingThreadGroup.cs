@@ -45,6 +45,14 @@ internal sealed class RingThreadGroup
                 {
                     _threads = StartThreads();
                     _watchdog = new RingStallWatchdog(_threads, _log);
+                    try
+                    {
+                        _log.RingsStarted(_threads.Length, NameRings(), Environment.OSVersion.Version.ToString(), Describe());
+                    }
+                    catch
+                    {
+                        // A logging provider that throws must not leave started rings without a user.
+                    }
                 }
                 catch
                 {
@@ -135,7 +143,9 @@ internal sealed class RingThreadGroup
         while (await Task.WhenAny(all, Task.Delay(StopPollInterval)).ConfigureAwait(false) != all)
         {
             RingThread[] running = threads.Where(t => !t.Stopped.IsCompleted).ToArray();
-            bool allHeldByApplication = running.Length > 0 && running.All(t => t.InApplicationCode) && waited.Elapsed > StopPollInterval;
+            long now = Environment.TickCount64;
+            bool allHeldByApplication = running.Length > 0 && waited.Elapsed > StopPollInterval &&
+                running.All(t => t.MillisecondsInApplicationCode(now) > StopPollInterval.TotalMilliseconds);
             if (allHeldByApplication || (running.Length > 0 && waited.Elapsed > StopTimeout))
             {
                 foreach (RingThread thread in running)
@@ -150,6 +160,18 @@ internal sealed class RingThreadGroup
         {
             thread.Join(TimeSpan.FromSeconds(5));
         }
+    }
+
+    /// <summary>The running rings by name: "ring 0" or "rings 0-3" (their threads are named "RingCore ring N").</summary>
+    public string NameRings()
+    {
+        RingThread[] threads = _threads;
+        return threads.Length switch
+        {
+            0 => "no rings",
+            1 => $"ring {threads[0].Index}",
+            _ => $"rings {threads[0].Index}-{threads[^1].Index}",
+        };
     }
 
     /// <summary>One line saying what the rings got from the kernel.</summary>

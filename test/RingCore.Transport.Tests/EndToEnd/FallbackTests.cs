@@ -103,7 +103,7 @@ public sealed class FallbackTests
 
         Assert.DoesNotContain(probe.StdoutLines, l => l.StartsWith(FallbackWarning, StringComparison.Ordinal));
         string listening = Assert.Single(probe.StdoutLines, l => l.StartsWith(RingListening, StringComparison.Ordinal));
-        Assert.Contains("with 2 io_uring thread(s)", listening);
+        Assert.Contains("2 io_uring ring(s)", listening);
     }
 
     private static async Task AssertServesAsync(string url)

@@ -146,16 +146,26 @@ public sealed class ObservabilityTests
     }
 
     [Fact]
-    public async Task StartupLogsOneLineSayingWhatTheRingGot()
+    public async Task StartupLogsOneLineForTheRingSetSayingWhatTheRingsGot()
     {
-        await using var server = await RingServer.StartAsync(context => Task.CompletedTask);
+        // Three listeners share one ring set: one line says what it is, and each listener a short line of its own.
+        await using var server = await RingServer.StartAsync(context => Task.CompletedTask, configureKestrel: options =>
+        {
+            options.Listen(System.Net.IPAddress.Loopback, 0);
+            options.Listen(System.Net.IPAddress.Loopback, 0);
+            options.Listen(System.Net.IPAddress.Loopback, 0);
+        });
         var lines = server.Logs.Entries.Where(e => e.Category == "RingCore.Transport" && e.EventId.Id == 1).ToList();
         var line = Assert.Single(lines);
         Assert.Equal(LogLevel.Information, line.Level);
-        Assert.Contains($"127.0.0.1:{server.Port}", line.Message);
+        Assert.Contains("2 io_uring ring(s)", line.Message);
+        Assert.Contains("rings 0-1", line.Message);
+        var listening = server.Logs.Entries.Where(e => e.Category == "RingCore.Transport" && e.EventId.Id == 18).ToList();
+        Assert.Equal(3, listening.Count);
+        Assert.All(listening, e => Assert.Contains("on rings 0-1", e.Message, StringComparison.Ordinal));
+        Assert.Contains(listening, e => e.Message.Contains($"127.0.0.1:{server.Port}", StringComparison.Ordinal));
         // Every ring is tied to the one thread that made it (Linux 6.1+).
         Assert.Contains("SINGLE_ISSUER|DEFER_TASKRUN", line.Message);
         Assert.Contains("registered ring fd yes", line.Message);
-        Assert.Contains("2 io_uring thread(s)", line.Message);
     }
 }

@@ -41,7 +41,7 @@ public sealed class SchedulingTests
     /// connection on the thread-pool thread that served the one before when the request is already there as that
     /// thread comes back to read (about once in 500 attempts); such an attempt is let go, answered, and made again.
     /// </summary>
-    private static async Task<Task<string>> BlockALoopThreadAsync(HttpClient client, HandlerGate gate, string path = "/block")
+    private static async Task<Task<string>> BlockARingThreadAsync(HttpClient client, HandlerGate gate, string path = "/block")
     {
         for (int attempt = 1; ; attempt++)
         {
@@ -71,7 +71,7 @@ public sealed class SchedulingTests
         // The first request of a connection may start on the thread pool (Kestrel starts connections there and
         // the data can already be waiting); the next one on the same connection arrives while its read is pending.
         Assert.Equal("done", await client.GetStringAsync("/warm-up"));
-        Task<string> blocked = await BlockALoopThreadAsync(client, release);
+        Task<string> blocked = await BlockARingThreadAsync(client, release);
 
         LogCapture.LogEntry warning = await server.Logs.WaitForAsync(e => e.EventId.Id == RingThreadStalledEvent, Timeout);
         Assert.Equal(LogLevel.Warning, warning.Level);

@@ -16,7 +16,7 @@ public sealed class EnvironmentTests
     private const int DownloadSize = 4 * 1024 * 1024;
 
     [Theory]
-    [InlineData(false, true)]  // a kernel before 6.0/6.1: no SINGLE_ISSUER, no DEFER_TASKRUN (and so no registered ring fd)
+    [InlineData(false, true)]  // a kernel before 6.0: no SINGLE_ISSUER, no DEFER_TASKRUN
     [InlineData(true, false)]  // a kernel before 5.18: no registered ring fd
     [InlineData(false, false)] // both
     public async Task WithoutAnOptionalKernelFeatureTheServerStillServesAndSaysWhatItGot(bool useSingleIssuer, bool registerRingFd)

@@ -19,12 +19,17 @@ public sealed class IntegrityTests(ITestOutputHelper output)
     private static readonly int[] ChunkSizes = [511, 4096, 16384, 65536, 100_003];
 
     [Theory]
-    [InlineData(2)]
-    [InlineData(4)]
-    public async Task ParallelUploadsAndDownloadsArriveIntact(int ringThreads)
+    [InlineData(2, RingCoreApplicationScheduling.ThreadPool)]
+    [InlineData(4, RingCoreApplicationScheduling.ThreadPool)]
+    [InlineData(2, RingCoreApplicationScheduling.UnsafeInline)] // handlers on the ring threads: their flushes become ring sends
+    public async Task ParallelUploadsAndDownloadsArriveIntact(int ringThreads, RingCoreApplicationScheduling scheduling)
     {
         int fdsBefore = ProcessResources.TransportFdCount();
-        await using (var server = await RingServer.StartAsync(TransferApp, configureTransport: options => options.RingThreadCount = ringThreads))
+        await using (var server = await RingServer.StartAsync(TransferApp, configureTransport: options =>
+        {
+            options.RingThreadCount = ringThreads;
+            options.ApplicationScheduling = scheduling;
+        }))
         {
             await RunTransfersAsync(server, Transfers(seed: ringThreads, count: 64), concurrency: 16);
 

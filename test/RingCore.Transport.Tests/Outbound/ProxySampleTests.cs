@@ -34,7 +34,7 @@ public sealed class ProxySampleTests
         var proxyUri = new Uri(listening[(listening.IndexOf("http://", StringComparison.Ordinal))..].Trim());
         bool onRings = transport == "ringcore";
         Assert.Equal(onRings, proxy.StdoutLines.Any(l => l.Contains("RingCore listening on", StringComparison.Ordinal)));
-        // The default ring count (application code inline, on the rings); the outbound side uses the same rings.
+        // The default ring count (application code on the thread pool); the outbound side uses the same rings.
         int defaultRings = RingCoreTransportOptions.DefaultRingThreadCount(new RingCoreTransportOptions().ApplicationScheduling, Environment.ProcessorCount);
         Assert.Equal(onRings ? defaultRings : 0, proxy.IoUringFdCount());
 
