@@ -107,6 +107,7 @@ internal sealed class RingCoreRuntime : IAsyncDisposable, IDisposable
     /// </summary>
     public bool TryAcquireRings()
     {
+        RingThreadGroup group = Group; // made outside the lock: making it may resolve Kestrel's options
         lock (_lock)
         {
             ObjectDisposedException.ThrowIf(_disposed != 0, this);
@@ -116,7 +117,7 @@ internal sealed class RingCoreRuntime : IAsyncDisposable, IDisposable
             }
             try
             {
-                Group.Acquire();
+                group.Acquire();
                 return true;
             }
             catch (RingUnavailableException ex) when (Options.WhenUnavailable == RingCoreUnavailableBehavior.FallBackToSockets)
