@@ -26,8 +26,7 @@ internal sealed class RingCoreRuntime : IAsyncDisposable, IDisposable
     private MemoryPool<byte>? _memoryPool;
     private ConnectionSettings? _inbound;
     private ConnectionSettings? _outbound;
-    private RingCoreApplicationScheduling? _inboundScheduling;
-    private RingThreadGroup? _group;
+    private RingSetDecision? _decision;
     private bool _unavailable;
     private int _disposed;
 
@@ -42,30 +41,8 @@ internal sealed class RingCoreRuntime : IAsyncDisposable, IDisposable
         Metrics = TransportMetrics.Create(services.GetService<IMeterFactory>());
     }
 
-    /// <summary>
-    /// Where accepted connections run application code (see <see cref="ChooseInboundScheduling"/>). Decided on first
-    /// use (the first bind or connect), not while the transport is constructed: Kestrel's options are read then, once
-    /// the host has configured them.
-    /// </summary>
-    public RingCoreApplicationScheduling InboundScheduling
-    {
-        get
-        {
-            lock (_lock)
-            {
-                if (_inboundScheduling is { } decided)
-                {
-                    return decided;
-                }
-            }
-            // Kestrel's options are resolved outside the lock: resolving them runs the app's ConfigureKestrel callbacks.
-            RingCoreApplicationScheduling chosen = ChooseInboundScheduling();
-            lock (_lock)
-            {
-                return _inboundScheduling ??= chosen;
-            }
-        }
-    }
+    /// <summary>Where accepted connections run application code (see <see cref="ChooseInboundScheduling"/>).</summary>
+    public RingCoreApplicationScheduling InboundScheduling => Decision.InboundScheduling;
 
     public RingCoreTransportOptions Options { get; }
 
@@ -77,20 +54,29 @@ internal sealed class RingCoreRuntime : IAsyncDisposable, IDisposable
 
     public TransportMetrics Metrics { get; }
 
-    /// <summary>The ring threads; their number follows where application code runs (made on first use).</summary>
-    public RingThreadGroup Group
+    /// <summary>The ring threads; their number follows where application code runs.</summary>
+    public RingThreadGroup Group => Decision.Group;
+
+    /// <summary>Where inbound application code runs and the ring set that follows from it: decided together, once.</summary>
+    private sealed record RingSetDecision(RingCoreApplicationScheduling InboundScheduling, RingThreadGroup Group);
+
+    /// <summary>
+    /// Made on first use (the first bind or connect), not while the transport is constructed: Kestrel's options are
+    /// read then, once the host has configured them, and outside the lock, since resolving them runs the app's
+    /// ConfigureKestrel callbacks. Making the group starts no thread, so a losing race costs nothing.
+    /// </summary>
+    private RingSetDecision Decision
     {
         get
         {
-            if (Volatile.Read(ref _group) is { } group)
+            if (Volatile.Read(ref _decision) is { } decided)
             {
-                return group;
+                return decided;
             }
-            int ringCount = Options.RingThreadCount ?? RingCoreTransportOptions.DefaultRingThreadCount(InboundScheduling, Environment.ProcessorCount);
-            lock (_lock)
-            {
-                return _group ??= new RingThreadGroup(Options, Log, Metrics, ringCount);
-            }
+            RingCoreApplicationScheduling scheduling = ChooseInboundScheduling();
+            int ringCount = Options.RingThreadCount ?? RingCoreTransportOptions.DefaultRingThreadCount(scheduling, Environment.ProcessorCount);
+            var decision = new RingSetDecision(scheduling, new RingThreadGroup(Options, Log, Metrics, ringCount));
+            return Interlocked.CompareExchange(ref _decision, decision, null) ?? decision;
         }
     }
 

@@ -46,7 +46,6 @@ internal sealed unsafe class RingThread : PipeScheduler, ICqeHandler
     private readonly Thread _thread;
     private long _awayFromRingSince;      // Environment.TickCount64 when the loop last left io_uring_enter; 0 inside it
     private long _applicationCodeSince;   // when the loop started the application work it runs (UnsafeInline); 0 when none
-    private bool _inApplicationWork;      // the loop is running application work (ring thread only)
     private uint _receivesPrepared;       // receive SQEs prepared since the last enter (see OnReceivePrepared)
     private int _sleeping;
     private int _wakersInFlight;   // posters between seeing _sleeping and writing the eventfd
@@ -132,10 +131,10 @@ internal sealed unsafe class RingThread : PipeScheduler, ICqeHandler
     /// threads and while this thread runs application work (UnsafeInline), which hands its sends to the ring as posted
     /// work instead, so the flushes of one response go out in one send after the handler yields.
     /// </summary>
-    public bool InRingCode => t_current == this && !_inApplicationWork;
+    public bool InRingCode => t_current == this && !InApplicationCode;
 
     /// <summary>True when the calling thread is this ring's thread running application work (UnsafeInline).</summary>
-    public bool InApplicationWorkOnThisThread => t_current == this && _inApplicationWork;
+    public bool InApplicationWorkOnThisThread => t_current == this && InApplicationCode;
 
     /// <summary>Completes when the thread has torn its ring down (or failed) and is about to exit.</summary>
     public Task Stopped => _stopped.Task;
@@ -202,17 +201,18 @@ internal sealed unsafe class RingThread : PipeScheduler, ICqeHandler
     /// </summary>
     public void ScheduleApplicationWork(Action<object?> action, object? state)
     {
-        if (InRingCode)
+        if (!InRingCode)
         {
-            if (_failed)
-            {
-                System.Threading.ThreadPool.UnsafeQueueUserWorkItem(action, state, preferLocal: false);
-                return;
-            }
-            _applicationWork.Enqueue((action, state));
-            return;
+            action(state);
         }
-        action(state);
+        else if (_failed)
+        {
+            System.Threading.ThreadPool.UnsafeQueueUserWorkItem(action, state, preferLocal: false);
+        }
+        else
+        {
+            _applicationWork.Enqueue((action, state));
+        }
     }
 
     /// <summary>Waits for the thread to exit (it does right after <see cref="Stopped"/> completes).</summary>
@@ -378,8 +378,7 @@ internal sealed unsafe class RingThread : PipeScheduler, ICqeHandler
     {
         for (int i = 0; i < MaxWorkItemsPerTurn && _applicationWork.TryDequeue(out var item); i++)
         {
-            _inApplicationWork = true;
-            Volatile.Write(ref _applicationCodeSince, Environment.TickCount64);
+            Volatile.Write(ref _applicationCodeSince, Environment.TickCount64); // never 0: the tick count starts at boot
             try
             {
                 item.Action(item.State);
@@ -391,7 +390,6 @@ internal sealed unsafe class RingThread : PipeScheduler, ICqeHandler
             }
             finally
             {
-                _inApplicationWork = false;
                 Volatile.Write(ref _applicationCodeSince, 0);
             }
         }
